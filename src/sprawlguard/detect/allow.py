@@ -1,0 +1,158 @@
+"""False-positive filters and allow rules: small predicates, each saying why a match is dropped.
+
+A filter gets the candidate value and its context and returns True when the match should be
+dropped. `UNIVERSAL` filters run on every rule; a rule opts into more with `filters: [...]`.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from sprawlguard.detect.entropy import is_repeated, is_sequential
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What a filter may look at besides the value: the line and the path."""
+
+    line: str
+    path: str | None
+
+
+_PLACEHOLDER_WORDS = re.compile(
+    r"(?i)(?:x{4,}|\*{3,}|\.{3}|#{4,}|example|changeme|change[_-]?me|placeholder|your[_-]?(?:own[_-]?)?"
+    r"(?:api[_-]?)?(?:key|token|secret|password|pass)|insert[_-]?(?:your|key|token)|redacted|"
+    r"replace[_-]?(?:me|with)|put[_-]?your|todo|fixme|<[^>]{1,60}>|\$\{[^}]{0,80}\}|\{\{[^}]{0,80}\}\}|"
+    r"%\([a-z_]+\)s|%s\b|\$\([^)]{0,80}\))"
+)
+
+
+def is_placeholder(value: str, ctx: Context) -> bool:
+    """Template placeholders and obviously fake values: <KEY>, ${VAR}, {{x}}, xxxx, changeme."""
+    return bool(_PLACEHOLDER_WORDS.search(value))
+
+
+def is_trivial(value: str, ctx: Context) -> bool:
+    """Values made of one repeated unit or a sequential run (aaaaaa, abcabc, 123456)."""
+    core = value.strip("\"'")
+    return is_repeated(core) or is_sequential(core)
+
+
+_VARREF = re.compile(
+    r"^(?:\$[A-Za-z_{(]|%[A-Za-z_]+%$|@[A-Za-z_]+@?$|process\.env|os\.environ|os\.getenv|getenv|"
+    r"env\(|ENV\[|System\.getenv|secrets\.|vars\.|self\.|this\.|params\.|config\.|settings\.|args\.)"
+)
+
+
+def is_variable_reference(value: str, ctx: Context) -> bool:
+    """Environment or variable references rather than values ($VAR, %VAR%, os.environ[...])."""
+    return bool(_VARREF.search(value))
+
+
+_CALL = re.compile(r"^[A-Za-z_][\w.]*\(.*\)?$")
+
+
+def is_function_call(value: str, ctx: Context) -> bool:
+    """A call such as get_password() or os.getenv('X') standing where a value would be."""
+    return bool(_CALL.match(value))
+
+
+_IDENT = re.compile(r"^(?:[a-z]+(?:[A-Z][a-z]+)+|[a-z]+(?:_[a-z]+)+|[A-Z][a-z]+(?:[A-Z][a-z]+)+|[A-Z]+(?:_[A-Z]+)+)$")
+
+
+def is_identifier(value: str, ctx: Context) -> bool:
+    """camelCase, PascalCase, snake_case or CONST_CASE identifiers with no digits."""
+    return bool(_IDENT.match(value))
+
+
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
+def is_uuid(value: str, ctx: Context) -> bool:
+    """A bare UUID; generic rules drop it unless the key name says it is a secret."""
+    return bool(_UUID.match(value))
+
+
+_LOCKFILES = (
+    "package-lock.json", "npm-shrinkwrap.json", "yarn.lock", "pnpm-lock.yaml", "poetry.lock",
+    "Pipfile.lock", "Cargo.lock", "go.sum", "Gemfile.lock", "composer.lock", "packages.lock.json",
+    "gradle.lockfile", "mix.lock", "pubspec.lock", "flake.lock", "uv.lock", "*.sum", "*.sha256",
+    "*.sha512", "*.md5", "SHA256SUMS", "*.lock",
+)
+
+
+def is_lockfile(value: str, ctx: Context) -> bool:
+    """The path is a dependency lock or checksum file, whose hashes are not credentials."""
+    if not ctx.path:
+        return False
+    name = ctx.path.replace("\\", "/").rsplit("/", 1)[-1]
+    return any(fnmatch.fnmatch(name, pat) for pat in _LOCKFILES)
+
+
+_SRI = re.compile(r"(?i)\b(?:integrity|sha(?:1|256|384|512))\b|\bsha(?:256|384|512)-[A-Za-z0-9+/]{20,}")
+
+
+def is_integrity_hash(value: str, ctx: Context) -> bool:
+    """Subresource-integrity and package hashes (integrity="sha512-...", sha256:...)."""
+    return bool(_SRI.search(ctx.line)) or value.startswith(("sha256-", "sha384-", "sha512-", "sha1-"))
+
+
+_L10N = re.compile(r"(?i)(?:^|/)(?:locales?|i18n|l10n|lang|languages|translations?)/|\.(?:po|pot|strings|xliff|xlf|resx)$|(?:^|/)messages_[a-z]{2}(?:_[A-Z]{2})?\.properties$")
+
+
+def is_localization(value: str, ctx: Context) -> bool:
+    """Translation files, where 'password: Passwort' is a label, not a credential."""
+    return bool(ctx.path and _L10N.search(ctx.path.replace("\\", "/")))
+
+
+_HEXHASH = re.compile(r"^(?:[0-9a-f]{32}|[0-9a-f]{40}|[0-9a-f]{64}|[0-9A-F]{40}|[0-9A-F]{64})$")
+
+
+def is_hex_hash(value: str, ctx: Context) -> bool:
+    """A bare MD5/SHA-1/SHA-256 hex digest, most often a commit or content hash."""
+    return bool(_HEXHASH.match(value))
+
+
+Filter = Callable[[str, Context], bool]
+
+FILTERS: dict[str, Filter] = {
+    "placeholder": is_placeholder,
+    "trivial": is_trivial,
+    "variable_reference": is_variable_reference,
+    "function_call": is_function_call,
+    "identifier": is_identifier,
+    "uuid": is_uuid,
+    "lockfile": is_lockfile,
+    "integrity_hash": is_integrity_hash,
+    "localization": is_localization,
+    "hex_hash": is_hex_hash,
+}
+UNIVERSAL: tuple[str, ...] = ("placeholder", "trivial")
+
+
+def dropped_by(value: str, ctx: Context, names: Sequence[str]) -> str | None:
+    """The name of the first filter among `names` that drops `value`, or None."""
+    for name in names:
+        if FILTERS[name](value, ctx):
+            return name
+    return None
+
+
+_INLINE_ALLOW = re.compile(r"sprawlguard:allow|gitleaks:allow|pragma:\s*allowlist[ -]secret|trufflehog:ignore|kingfisher:ignore")
+_NEXTLINE_ALLOW = re.compile(r"pragma:\s*allowlist[ -]nextline[ -]secret|sprawlguard:allow-next-line")
+
+
+def is_inline_allowed(line: str, previous_line: str = "") -> bool:
+    """An inline allow comment on the line (or a next-line allow on the line before)."""
+    return bool(_INLINE_ALLOW.search(line) or (previous_line and _NEXTLINE_ALLOW.search(previous_line)))
+
+
+def is_path_allowed(path: str | None, globs: Sequence[str]) -> bool:
+    """The path matches one of the allowlisted globs (fnmatch, `**` crosses folders)."""
+    if not path or not globs:
+        return False
+    p = path.replace("\\", "/")
+    return any(fnmatch.fnmatch(p, g) or fnmatch.fnmatch(p.rsplit("/", 1)[-1], g) for g in globs)

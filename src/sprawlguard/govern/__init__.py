@@ -1,0 +1,1 @@
+"""Governance: fingerprints, classification into governed secrets, risk and remediation."""

@@ -1,0 +1,1 @@
+"""Storage: the SQLite inventory and the baseline file."""
