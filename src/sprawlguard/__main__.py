@@ -1,4 +1,7 @@
+"""`python -m sprawlguard`."""
+
+import sys
+
 from sprawlguard.cli import main
 
-if __name__ == "__main__":  # pragma: no cover
-    main()
+sys.exit(main())

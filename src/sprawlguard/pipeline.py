@@ -5,17 +5,23 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
+from sprawlguard.config import cache_dir, data_dir
 from sprawlguard.detect.allow import is_path_allowed
-from sprawlguard.detect.engine import Engine
-from sprawlguard.detect.rules import Rule
+from sprawlguard.detect.engine import Engine, EngineOptions
+from sprawlguard.detect.gitleaks import load_gitleaks_config
+from sprawlguard.detect.rules import Rule, load_rules, select_rules
+from sprawlguard.errors import UsageError
 from sprawlguard.govern.classify import classify
-from sprawlguard.govern.fingerprint import fingerprint
-from sprawlguard.model import Chunk, ItemError, Match, ScanResult, ScanStats, Secret
-from sprawlguard.progress import Progress, SilentProgress
+from sprawlguard.govern.fingerprint import fingerprint, load_key
+from sprawlguard.model import Chunk, Confidence, ItemError, Match, ScanResult, ScanStats, Secret
+from sprawlguard.progress import Progress, SilentProgress, make_progress
+from sprawlguard.store.baseline import Baseline, load_baseline
 from sprawlguard.sources.base import Source
 
 log = logging.getLogger(__name__)
+
 
 @dataclass
 class Scanner:
@@ -25,7 +31,7 @@ class Scanner:
     key: bytes
     allow_paths: Sequence[str] = ()
     allow_rules: Sequence[str] = ()
-    baseline: set[tuple[str, str]] | None = None
+    baseline: Baseline | None = None
     progress: Progress = field(default_factory=SilentProgress)
 
     @property
@@ -97,8 +103,65 @@ class Scanner:
             return secrets
         out = []
         for s in secrets:
-            known = any((e.rule_id, s.fingerprint) in self.baseline for e in s.exposures)
+            known = self.baseline.contains(s)
             if known:
                 stats.baselined += 1
             out.append(replace(s, new=not known))
         return out
+
+
+@dataclass
+class ScanOptions:
+    """Everything the CLI (or a scheduled config) decides about a scan, as plain values."""
+
+    rules_dirs: Sequence[Path] = ()
+    builtin_rules: bool = True
+    gitleaks_config: Path | None = None
+    enable_rules: Sequence[str] = ()
+    disable_rules: Sequence[str] = ()
+    min_confidence: str = "medium"
+    allow_paths: Sequence[str] = ()
+    allow_values: Sequence[str] = ()
+    allow_rules: Sequence[str] = ()
+    baseline: Path | None = None
+    decode_depth: int = 2
+    progress: bool | None = None  # None = only on an interactive terminal
+
+
+def load_all_rules(opts: ScanOptions) -> tuple[list[Rule], list[str], list[str]]:
+    """Built-in + user + imported gitleaks rules, filtered; plus imported allow values and paths."""
+    rules = load_rules(opts.rules_dirs, builtin=opts.builtin_rules)
+    allow_values: list[str] = []
+    allow_paths: list[str] = []
+    if opts.gitleaks_config is not None:
+        imported = load_gitleaks_config(opts.gitleaks_config)
+        known = {r.id for r in rules}
+        rules += [r for r in imported.rules if r.id not in known]
+        allow_values += imported.allow_values
+        allow_paths += imported.allow_path_regexes
+    return select_rules(rules, opts.enable_rules, opts.disable_rules), allow_values, allow_paths
+
+
+def build_scanner(opts: ScanOptions) -> Scanner:
+    """Rules -> engine -> scanner, with the installation's fingerprint key and the baseline."""
+    rules, gl_values, gl_path_regexes = load_all_rules(opts)
+    if not rules:
+        raise UsageError("no rules selected", hint="check --rules, enable_rules and disable_rules")
+    engine = Engine(
+        rules,
+        EngineOptions(
+            min_confidence=Confidence(opts.min_confidence),
+            decode_depth=opts.decode_depth,
+            allow_values=tuple(opts.allow_values) + tuple(gl_values),
+            allow_path_regexes=tuple(gl_path_regexes),
+            cache_dir=cache_dir(),
+        ),
+    )
+    return Scanner(
+        engine=engine,
+        key=load_key(data_dir() / "fingerprint.key"),
+        allow_paths=tuple(opts.allow_paths),
+        allow_rules=tuple(opts.allow_rules),
+        baseline=load_baseline(opts.baseline) if opts.baseline else None,
+        progress=make_progress(opts.progress),
+    )

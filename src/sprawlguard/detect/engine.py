@@ -37,6 +37,7 @@ class EngineOptions:
     min_confidence: Confidence = Confidence.LOW
     decode_depth: int = 2
     allow_values: Sequence[str] = ()  # regexes; a matching secret is dropped
+    allow_path_regexes: Sequence[str] = ()  # regexes; chunks from a matching path are not scanned
     honour_inline_allow: bool = True
     cache_dir: Path | None = None
 
@@ -71,15 +72,20 @@ class Engine:
     _matcher: MultiMatcher = field(init=False)
     _compiled: dict[int, _Compiled] = field(init=False, default_factory=dict)
     _allow_values: tuple[Any, ...] = field(init=False, default=())
+    _allow_paths: tuple[Any, ...] = field(init=False, default=())
 
     def __post_init__(self) -> None:
         triggers = [d.trigger for d in DECODERS]
         self._matcher = MultiMatcher.build(self.rules, triggers, cache_dir=self.options.cache_dir)
         self._allow_values = tuple(regex.compile(v) for v in self.options.allow_values)
+        self._allow_paths = tuple(regex.compile(v) for v in self.options.allow_path_regexes)
 
     # -- public ---------------------------------------------------------------------------
     def scan(self, chunk: Chunk) -> list[Match]:
         """All matches in a chunk, deduplicated, in text order."""
+        path = chunk.location.path
+        if path and any(p.search(path) for p in self._allow_paths):
+            return []
         found = self._scan_text(chunk.text, chunk.location, chunk.first_line, (), 0, None)
         seen: set[tuple[str, str, int]] = set()
         out: list[Match] = []

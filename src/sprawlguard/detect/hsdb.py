@@ -123,6 +123,7 @@ def _load(cache_dir: Path, digest: str) -> tuple[Any, list[int]] | None:
     meta_path = cache_dir / f"hsdb-{digest}.json"
     try:
         db = hs.loadb(db_path.read_bytes(), mode=hs.HS_MODE_BLOCK)
+        db.scratch = hs.Scratch(db)  # a deserialised database has no scratch space yet
         always = json.loads(meta_path.read_text())["always"]
     except (OSError, ValueError, KeyError, hs.error):
         return None

@@ -66,6 +66,7 @@ class Example:
     text: str
     secret: str | None = None
     parts: Mapping[str, str] = field(default_factory=dict)
+    path: str | None = None  # the file path the example pretends to come from
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +116,7 @@ def _example(raw: Any, origin: str, rid: str) -> Example:
         return Example(text=raw)
     if not isinstance(raw, dict) or not ({"text", "secret"} & raw.keys()):
         raise _fail(origin, rid, "examples", "each example is a string or a mapping with text/secret")
-    unknown = set(raw) - {"text", "secret", "parts"}
+    unknown = set(raw) - {"text", "secret", "parts", "path"}
     if unknown:
         raise _fail(origin, rid, "examples", f"unknown keys {sorted(unknown)}")
     parts = raw.get("parts") or {}
@@ -123,7 +124,8 @@ def _example(raw: Any, origin: str, rid: str) -> Example:
         raise _fail(origin, rid, "examples", "parts must be a mapping")
     return Example(text=str(raw.get("text", "{{secret}}")),
                    secret=None if raw.get("secret") is None else str(raw["secret"]),
-                   parts={str(k): str(v) for k, v in parts.items()})
+                   parts={str(k): str(v) for k, v in parts.items()},
+                   path=None if raw.get("path") is None else str(raw["path"]))
 
 
 def _pair(raw: Any, origin: str, rid: str) -> Pair | None:

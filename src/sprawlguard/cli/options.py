@@ -1,0 +1,139 @@
+"""Options shared by every `scan` subcommand, and the one function that runs a scan and reports it."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TextIO
+
+import click
+
+from sprawlguard.config import Settings, load_settings
+from sprawlguard.errors import ExitCode, UsageError
+from sprawlguard.model import FAIL_ON, ScanResult
+from sprawlguard.pipeline import ScanOptions, Scanner, build_scanner
+from sprawlguard.report import FORMATTERS, get_formatter
+from sprawlguard.sources.base import Source
+
+_SCAN_OPTIONS: list[Callable[[Any], Any]] = [
+    click.option("-f", "--format", "fmt", type=click.Choice(sorted(FORMATTERS)), default="terminal",
+                 show_default=True, help="Report format."),
+    click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+                 help="Write the report to FILE instead of stdout."),
+    click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
+                 help="Settings file (default: .sprawlguard.yaml in the current directory)."),
+    click.option("--rules", "rules_dirs", multiple=True, type=click.Path(exists=True, path_type=Path),
+                 help="Extra rules directory or file (repeatable)."),
+    click.option("--no-builtin-rules", is_flag=True, help="Use only --rules / --gitleaks-config rules."),
+    click.option("--gitleaks-config", type=click.Path(path_type=Path),
+                 help="Import rules and allowlists from a gitleaks/betterleaks TOML config."),
+    click.option("--enable-rule", "enable_rules", multiple=True, help="Only these rule ids (prefixes)."),
+    click.option("--disable-rule", "disable_rules", multiple=True, help="Skip these rule ids (prefixes)."),
+    click.option("--min-confidence", type=click.Choice(["low", "medium", "high"]), default=None,
+                 help="Report findings of at least this confidence [default: medium]."),
+    click.option("--fail-on", type=click.Choice(FAIL_ON), default="any", show_default=True,
+                 help="Which findings make the exit code 1."),
+    click.option("--baseline", type=click.Path(dir_okay=False, path_type=Path),
+                 help="Known findings (from --write-baseline); they are reported as not new."),
+    click.option("--write-baseline", type=click.Path(dir_okay=False, path_type=Path),
+                 help="Write every finding of this scan to a baseline file."),
+    click.option("--show-secrets", is_flag=True, help="Print raw secret values (never the default)."),
+    click.option("--no-verify", is_flag=True, help="Do not contact issuers (verification is opt-in)."),
+    click.option("--progress/--no-progress", default=None,
+                 help="Force the progress bar on or off [default: on for an interactive terminal]."),
+]
+
+
+def scan_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Decorate a scan subcommand with the shared options."""
+    for opt in reversed(_SCAN_OPTIONS):
+        fn = opt(fn)
+    return fn
+
+
+def settings_for(config_file: Path | None) -> Settings:
+    if config_file is not None and not config_file.is_file():
+        raise UsageError(f"{config_file}: config file not found")
+    return load_settings(config_file, search_dir=Path.cwd())
+
+
+def scan_opts(settings: Settings, kw: dict[str, Any]) -> ScanOptions:
+    """Merge the settings file and the command line (the command line wins)."""
+    return ScanOptions(
+        rules_dirs=tuple(settings.rules_dirs) + tuple(kw["rules_dirs"]),
+        builtin_rules=not kw["no_builtin_rules"],
+        gitleaks_config=kw["gitleaks_config"],
+        enable_rules=tuple(settings.enable_rules) + tuple(kw["enable_rules"]),
+        disable_rules=tuple(settings.disable_rules) + tuple(kw["disable_rules"]),
+        min_confidence=kw["min_confidence"] or settings.min_confidence or "medium",
+        allow_paths=settings.allow_paths,
+        allow_values=settings.allow_values,
+        allow_rules=settings.allow_rules,
+        baseline=kw["baseline"],
+        progress=kw["progress"],
+    )
+
+
+def exit_code(result: ScanResult, fail_on: str) -> int:
+    """130 interrupted > 3 scan errors > 1 findings failing the policy > 0."""
+    if result.interrupted:
+        return int(ExitCode.INTERRUPTED)
+    if result.errors:
+        return int(ExitCode.SCAN_ERROR)
+    if result.failing(fail_on):
+        return int(ExitCode.FINDINGS)
+    return int(ExitCode.OK)
+
+
+def report(result: ScanResult, kw: dict[str, Any]) -> None:
+    formatter = get_formatter(kw["fmt"])(show_secrets=kw["show_secrets"])
+    output: Path | None = kw["output"]
+    if output is None:
+        formatter.render(result, sys.stdout)
+        sys.stdout.flush()
+        return
+    try:
+        with output.open("w", encoding="utf-8") as fh:
+            formatter.render(result, fh)
+    except OSError as exc:
+        raise UsageError(f"{output}: cannot write the report: {exc.strerror}") from None
+
+
+def summarise(result: ScanResult, out: TextIO) -> None:
+    """One line on stderr for machine formats, plus every error (an error never holds a secret)."""
+    for e in result.errors:
+        out.write(f"sprawlguard: error: {e.location.uri}: {e.reason}\n")
+    if result.interrupted:
+        out.write("sprawlguard: interrupted; partial results were written\n")
+
+
+def run(source_factory: Callable[[Settings], Source], kw: dict[str, Any]) -> int:
+    """Build everything from the options, scan one source, write the report, return the exit code."""
+    settings = settings_for(kw["config_file"])
+    scanner: Scanner = build_scanner(scan_opts(settings, kw))
+    source = source_factory(settings)
+    result = scanner.scan(source)
+    report(result, kw)
+    if kw["write_baseline"] is not None:
+        from sprawlguard.store.baseline import Baseline, load_baseline, write_baseline
+
+        target: Path = kw["write_baseline"]
+        base = load_baseline(target) if target.exists() else Baseline()
+        base.add(result.secrets)
+        write_baseline(target, base)
+    summarise(result, sys.stderr)
+    return exit_code(result, kw["fail_on"])
+
+
+def passes_kwargs(fn: Callable[..., int]) -> Callable[..., None]:
+    """Turn a command returning an exit code into one that exits with it."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        code = fn(*args, **kwargs)
+        if code:
+            raise click.exceptions.Exit(code)
+
+    return wrapper
