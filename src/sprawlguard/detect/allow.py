@@ -35,10 +35,24 @@ def is_placeholder(value: str, ctx: Context) -> bool:
     return bool(_PLACEHOLDER_WORDS.search(value))
 
 
+_PREFIX = re.compile(r"^[A-Za-z0-9]{1,12}[_-]")
+
+
+def _longest_run(value: str) -> int:
+    best = run = 1
+    for a, b in zip(value, value[1:]):
+        run = run + 1 if ord(b) - ord(a) in (1, -1) and a.isalnum() and b.isalnum() else 1
+        best = max(best, run)
+    return best
+
+
 def is_trivial(value: str, ctx: Context) -> bool:
-    """Values made of one repeated unit or a sequential run (aaaaaa, abcabc, 123456)."""
+    """Repeated units or sequential runs (aaaaaa, abcabc, 123456, ghp_abcdefghij...), also after a prefix."""
     core = value.strip("\"'")
-    return is_repeated(core) or is_sequential(core)
+    body = _PREFIX.sub("", core, count=1)
+    if any(is_repeated(v) or is_sequential(v) for v in {core, body} if v):
+        return True
+    return len(core) >= 12 and _longest_run(core) >= 10
 
 
 _VARREF = re.compile(
@@ -116,6 +130,19 @@ def is_hex_hash(value: str, ctx: Context) -> bool:
     return bool(_HEXHASH.match(value))
 
 
+def is_not_basic_auth(value: str, ctx: Context) -> bool:
+    """A 'Basic' credential that does not decode to printable user:password."""
+    import base64
+    import binascii
+
+    try:
+        raw = base64.b64decode(value + "=" * (-len(value) % 4), validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        return True
+    user, sep, password = raw.partition(":")
+    return not (sep and user and password and raw.isprintable())
+
+
 Filter = Callable[[str, Context], bool]
 
 FILTERS: dict[str, Filter] = {
@@ -129,6 +156,7 @@ FILTERS: dict[str, Filter] = {
     "integrity_hash": is_integrity_hash,
     "localization": is_localization,
     "hex_hash": is_hex_hash,
+    "basic_auth": is_not_basic_auth,
 }
 UNIVERSAL: tuple[str, ...] = ("placeholder", "trivial")
 

@@ -94,7 +94,14 @@ def _fake_uuid(rng: random.Random) -> str:
     return str(uuid.UUID(int=rng.getrandbits(128), version=4))
 
 
+def _fake_basic_auth(rng: random.Random) -> str:
+    user = "".join(rng.choice(string.ascii_lowercase) for _ in range(6))
+    password = "".join(rng.choice(CLASSES["alnum"]) for _ in range(14))
+    return base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
 FAKES: dict[str, Callable[[random.Random], str]] = {
+    "basic_auth": _fake_basic_auth,
     "jwt": _fake_jwt,
     "uuid": _fake_uuid,
     "pem_body": _pem_body,

@@ -87,8 +87,8 @@ class FilesSource:
         for p in self.paths:
             if not Path(p).exists():
                 raise SourceError(f"{p}: no such file or directory")
-        self._inc = pathspec.PathSpec.from_lines("gitwildmatch", self.include) if self.include else None
-        self._exc = pathspec.PathSpec.from_lines("gitwildmatch", self.exclude) if self.exclude else None
+        self._inc = pathspec.PathSpec.from_lines("gitignore", self.include) if self.include else None
+        self._exc = pathspec.PathSpec.from_lines("gitignore", self.exclude) if self.exclude else None
 
     def estimate(self) -> int | None:
         return sum(size for _, _, size in self._walk())

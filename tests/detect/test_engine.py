@@ -1,0 +1,173 @@
+"""Engine behaviour: decoders, allow comments, filters, confidence, pairs, checksums, huge lines."""
+
+from __future__ import annotations
+
+import base64
+import json
+import urllib.parse
+from pathlib import Path
+
+import pytest
+
+from sprawlguard.detect.checksums import CHECKSUMS
+from sprawlguard.detect.engine import Engine, EngineOptions
+from sprawlguard.detect.rules import load_file
+from sprawlguard.model import Chunk, Confidence, Location
+from tests.conftest import fake
+
+RULES_YAML = """
+rules:
+  - id: t.acme.key
+    name: Acme key
+    issuer: acme
+    nhi_kind: static_api_key
+    confidence: high
+    keywords: [acme_]
+    pattern: '(?<![A-Za-z0-9_])(?P<secret>acme_[A-Za-z0-9]{24})(?![A-Za-z0-9_])'
+    examples: [{text: '{{secret}}', secret: 'acme_{{gen:alnum:24}}'}]
+    negative_examples: ['acme_1']
+    owasp_nhi: [NHI2]
+    remediation: {revoke: r, replace_with: w, docs: 'https://acme.example'}
+  - id: t.acme.weak
+    name: Acme weak
+    issuer: acme
+    nhi_kind: static_api_key
+    confidence: low
+    keywords: [weak_]
+    pattern: '(?P<secret>weak_[a-z]{10})'
+    examples: [{text: '{{secret}}', secret: 'weak_{{gen:lower:10}}'}]
+    negative_examples: ['weak_1']
+    owasp_nhi: [NHI2]
+    remediation: {revoke: r, replace_with: w, docs: 'https://acme.example'}
+  - id: t.ghp
+    name: GitHub PAT
+    issuer: github
+    nhi_kind: personal_access_token
+    confidence: high
+    keywords: [ghp_]
+    checksum: github
+    pattern: '(?P<secret>ghp_[A-Za-z0-9]{36})(?![A-Za-z0-9])'
+    examples: [{text: '{{secret}}', secret: 'ghp_{{gen:alnum:30}}{{checksum:github}}'}]
+    negative_examples: ['ghp_1']
+    owasp_nhi: [NHI2]
+    remediation: {revoke: r, replace_with: w, docs: 'https://github.com'}
+  - id: t.aws.secret
+    name: AWS secret
+    issuer: aws
+    nhi_kind: static_api_key
+    confidence: high
+    keywords: [secret]
+    pattern: '(?i)secret\\w{0,10}\\s{0,3}=\\s{0,3}(?P<secret>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+])'
+    pair: {name: key_id, pattern: '(?P<key_id>AKIA[A-Z2-7]{16})', within_lines: 2}
+    examples: [{text: "AKIA{{gen:[A-Z2-7]:16}}\\nsecret={{secret}}", secret: '{{gen:base64:40}}'}]
+    negative_examples: ['secret=x']
+    owasp_nhi: [NHI2]
+    remediation: {revoke: r, replace_with: w, docs: 'https://aws.amazon.com'}
+"""
+
+
+@pytest.fixture(scope="module")
+def rules(tmp_path_factory: pytest.TempPathFactory):
+    p = tmp_path_factory.mktemp("rules") / "t.yaml"
+    p.write_text(RULES_YAML)
+    return load_file(p)
+
+
+def scan(rules, text: str, path: str = "f.txt", **opts) -> list:
+    engine = Engine(rules, EngineOptions(**opts))
+    return engine.scan(Chunk(text=text, location=Location("file", "file:" + path, path)))
+
+
+KEY = fake("acme_{{gen:alnum:24}}", "engine")
+
+
+def test_position_is_one_based_line_and_column(rules) -> None:
+    (m,) = scan(rules, f"a\nbb\n  x = '{KEY}'\n")
+    assert (m.line, m.column, m.secret) == (3, 8, KEY)
+
+
+@pytest.mark.parametrize(
+    ("encode", "chain"),
+    [
+        (lambda s: base64.b64encode(f"key={s}".encode()).decode(), ("base64",)),
+        (lambda s: urllib.parse.quote(f"key={s}!", safe=""), ("percent",)),
+        (lambda s: json.dumps(f"key=\"{s}\"").replace("_", "\\u005f"), ("escape",)),
+        (lambda s: base64.b64encode(base64.b64encode(f"key={s}".encode())).decode(), ("base64", "base64")),
+    ],
+)
+def test_decoders_find_encoded_secrets_and_record_the_chain(rules, encode, chain) -> None:
+    text = f"line one\nconfig: {encode(KEY)}\n"
+    found = [m for m in scan(rules, text) if m.secret == KEY]
+    assert found, chain
+    assert found[0].decoders == chain
+    assert found[0].line == 2  # reported at the encoded blob's line
+
+
+def test_decoding_depth_is_bounded(rules) -> None:
+    blob = f"key={KEY}".encode()
+    for _ in range(3):
+        blob = base64.b64encode(blob)
+    assert not scan(rules, blob.decode(), decode_depth=2)
+    assert scan(rules, blob.decode(), decode_depth=3)
+
+
+@pytest.mark.parametrize(
+    "comment", ["# sprawlguard:allow", "// gitleaks:allow", "# pragma: allowlist secret"]
+)
+def test_inline_allow_comments(rules, comment: str) -> None:
+    assert not scan(rules, f"k = '{KEY}'  {comment}\n")
+    assert scan(rules, f"k = '{KEY}'\n")
+
+
+def test_allow_next_line_comment(rules) -> None:
+    assert not scan(rules, f"# pragma: allowlist nextline secret\nk = '{KEY}'\n")
+
+
+def test_allow_values_drop_matching_secrets(rules) -> None:
+    assert not scan(rules, f"k={KEY}", allow_values=[KEY[:10]])
+
+
+def test_min_confidence(rules) -> None:
+    weak = fake("weak_{{gen:lower:10}}")
+    assert scan(rules, weak)
+    assert not scan(rules, weak, min_confidence=Confidence.MEDIUM)
+
+
+def test_checksum_is_verified_offline(rules) -> None:
+    good = fake("ghp_{{gen:alnum:30}}{{checksum:github}}")
+    assert CHECKSUMS["github"].check(good)
+    bad = good[:-1] + ("A" if good[-1] != "A" else "B")
+    assert [m.secret for m in scan(rules, good)] == [good]
+    assert not scan(rules, bad)
+
+
+def test_required_pair_must_be_nearby(rules) -> None:
+    secret = fake("{{gen:base64:40}}", "pair")
+    key_id = fake("AKIA{{gen:[A-Z2-7]:16}}", "pair")
+    (m,) = scan(rules, f"{key_id}\nsecret={secret}\n")
+    assert m.parts["key_id"] == key_id
+    assert not scan(rules, f"{key_id}\n\n\n\n\nsecret={secret}\n")
+
+
+def test_placeholders_and_repeats_are_dropped(rules) -> None:
+    assert not scan(rules, "acme_xxxxxxxxxxxxxxxxxxxxxxxx")
+    assert not scan(rules, "acme_abcdefghijklmnopqrstuvwx")
+
+
+def test_huge_line_secret_has_the_right_column(rules) -> None:
+    text = "x" * 3_000_000 + " " + KEY + " " + "y" * 1000
+    (m,) = scan(rules, text)
+    assert (m.line, m.column) == (1, 3_000_002)
+    assert len(m.line_text) <= 400
+
+
+def test_match_repr_never_holds_the_secret(rules) -> None:
+    (m,) = scan(rules, KEY)
+    assert KEY not in repr(m)
+
+
+def test_compiled_database_is_cached(rules, tmp_path: Path) -> None:
+    Engine(rules, EngineOptions(cache_dir=tmp_path))
+    assert list(tmp_path.glob("hsdb-*.bin"))
+    engine = Engine(rules, EngineOptions(cache_dir=tmp_path))  # loads from the cache
+    assert engine.scan(Chunk(text=KEY, location=Location("file", "f")))
