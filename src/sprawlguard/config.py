@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import regex
 import yaml
 
 from sprawlguard.errors import UsageError
@@ -86,6 +87,11 @@ def load_settings(path: Path | None, search_dir: Path | None = None) -> Settings
     conf = data.get("min_confidence")
     if conf is not None and conf not in ("low", "medium", "high"):
         raise UsageError(f"{origin}: 'min_confidence' must be low, medium or high")
+    for value in _list(allow, "values", origin):
+        try:
+            regex.compile(value)
+        except regex.error as exc:
+            raise UsageError(f"{origin}: allowlist 'values' entry {value!r} is not a valid regex: {exc}") from None
     base = Path(path).parent
     return Settings(
         rules_dirs=tuple(base / p for p in _list(data, "rules", origin)),

@@ -54,9 +54,9 @@ class RichProgress:
 
 
 def is_interactive() -> bool:
-    """A person is watching: stderr is a terminal and we are not in CI."""
+    """A person is watching: stdout and stderr are terminals and we are not in CI (CI=true)."""
     ci = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-    return not ci and sys.stderr.isatty()
+    return not ci and sys.stdout.isatty() and sys.stderr.isatty()
 
 
 def make_progress(enabled: bool | None = None) -> Progress:

@@ -55,6 +55,12 @@ def _check(pattern: str, origin: str, rid: str, fld: str) -> None:
 
 def _rule(raw: dict[str, Any], origin: str) -> Rule | None:
     rid = str(raw.get("id") or "?")
+    if not isinstance(raw.get("id"), str) or not raw["id"]:
+        raise RuleError(f"{origin}: rule {rid!r}: field 'id': is required (a string)")
+    if "entropy" in raw and not isinstance(raw["entropy"], (int, float)):
+        raise RuleError(f"{origin}: rule {rid!r}: field 'entropy': must be a number")
+    if not isinstance(raw.get("keywords", []), list):
+        raise RuleError(f"{origin}: rule {rid!r}: field 'keywords': must be an array of strings")
     if "regex" not in raw:
         return None  # path-only rules (e.g. pkcs12 files) have no text pattern to run
     pattern = str(raw["regex"])
