@@ -17,8 +17,8 @@ from sprawlguard.govern.classify import classify
 from sprawlguard.govern.fingerprint import fingerprint, load_key
 from sprawlguard.model import Chunk, Confidence, ItemError, Match, ScanResult, ScanStats, Secret
 from sprawlguard.progress import Progress, SilentProgress, make_progress
-from sprawlguard.store.baseline import Baseline, load_baseline
 from sprawlguard.sources.base import Source
+from sprawlguard.store.baseline import Baseline, load_baseline
 
 log = logging.getLogger(__name__)
 

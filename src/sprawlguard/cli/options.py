@@ -13,7 +13,7 @@ import click
 from sprawlguard.config import Settings, load_settings
 from sprawlguard.errors import ExitCode, UsageError
 from sprawlguard.model import FAIL_ON, ScanResult
-from sprawlguard.pipeline import ScanOptions, Scanner, build_scanner
+from sprawlguard.pipeline import Scanner, ScanOptions, build_scanner
 from sprawlguard.report import FORMATTERS, get_formatter
 from sprawlguard.sources.base import Source
 

@@ -16,10 +16,11 @@ from sprawlguard.detect.entropy import is_repeated, is_sequential
 
 @dataclass(frozen=True, slots=True)
 class Context:
-    """What a filter may look at besides the value: the line and the path."""
+    """What a filter may look at besides the value: the line, the path, and the key name if any."""
 
     line: str
     path: str | None
+    key: str | None = None
 
 
 _PLACEHOLDER_WORDS = re.compile(
@@ -143,6 +144,37 @@ def is_not_basic_auth(value: str, ctx: Context) -> bool:
     return not (sep and user and password and raw.isprintable())
 
 
+_NOT_SECRET_KEY = re.compile(
+    r"(?i)(?:label|hint|placeholder|text|title|message|msg|prompt|field|input|button|error|length|"
+    r"policy|regex|pattern|format|rule|reset|url|uri|path|file|dir|name|type|mode|enabled|required|"
+    r"expiry|expires|expiration|ttl|timeout|header|param|column|class|style|icon|endpoint|count|"
+    r"size|version|prefix|suffix|validator|strength|min|max)s?$"
+)
+
+
+def is_not_secret_key(value: str, ctx: Context) -> bool:
+    """The key names something about a secret, not the secret (password_label, token_url, ...)."""
+    return bool(ctx.key and _NOT_SECRET_KEY.search(ctx.key.strip("\"' ")))
+
+
+_KEY_WORDS = re.compile(r"(?i)pass(?:wor)?d|passwd|secret|token|api[_-]?key|credential|username")
+
+
+def is_value_naming_key(value: str, ctx: Context) -> bool:
+    """The value repeats the key's idea (password = "Password", token = "MY_TOKEN"): a label."""
+    if ctx.key and value.lower() == ctx.key.lower().strip("\"' "):
+        return True
+    return bool(_KEY_WORDS.search(value))
+
+
+_PATH_LIKE = re.compile(r"^(?:~|\.{1,2})?(?:/[A-Za-z_.{}:-]+)+/?$|^[A-Za-z_-]+(?:/[A-Za-z_.-]+)+/?$")
+
+
+def is_path_like(value: str, ctx: Context) -> bool:
+    """A file path or URL path made of words (/accounts/password/reset/), not random characters."""
+    return bool(_PATH_LIKE.match(value))
+
+
 Filter = Callable[[str, Context], bool]
 
 FILTERS: dict[str, Filter] = {
@@ -157,6 +189,9 @@ FILTERS: dict[str, Filter] = {
     "localization": is_localization,
     "hex_hash": is_hex_hash,
     "basic_auth": is_not_basic_auth,
+    "not_secret_key": is_not_secret_key,
+    "value_names_key": is_value_naming_key,
+    "path_like": is_path_like,
 }
 UNIVERSAL: tuple[str, ...] = ("placeholder", "trivial")
 

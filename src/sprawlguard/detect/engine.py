@@ -217,7 +217,8 @@ class Engine:
         prev_line = text[prev_start : max(prev_start, line_start - 1)] if line_start else ""
         if self.options.honour_inline_allow and allow.is_inline_allowed(line_text, prev_line[-MAX_LINE_CONTEXT:]):
             return None
-        if allow.dropped_by(secret, allow.Context(line=line_text, path=loc.path), c.filters):
+        key = m.groupdict().get("key")
+        if allow.dropped_by(secret, allow.Context(line=line_text, path=loc.path, key=key), c.filters):
             return None
         parts = {k: v for k, v in m.groupdict().items() if v is not None and k != "secret"}
         if c.pair is not None and rule.pair is not None:

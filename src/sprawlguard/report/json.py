@@ -6,7 +6,6 @@ import json
 from typing import TextIO
 
 from sprawlguard.model import ScanResult
-
 from sprawlguard.report.base import SCHEMA_VERSION, TOOL, findings, stats_dict
 
 
