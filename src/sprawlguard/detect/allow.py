@@ -41,7 +41,7 @@ _PREFIX = re.compile(r"^[A-Za-z0-9]{1,12}[_-]")
 
 def _longest_run(value: str) -> int:
     best = run = 1
-    for a, b in zip(value, value[1:]):
+    for a, b in zip(value, value[1:], strict=False):
         run = run + 1 if ord(b) - ord(a) in (1, -1) and a.isalnum() and b.isalnum() else 1
         best = max(best, run)
     return best

@@ -28,7 +28,7 @@ def is_sequential(value: str) -> bool:
     """True for runs like ``abcdef``, ``123456`` or ``987654`` (each step +1 or each step -1)."""
     if len(value) < 4:
         return False
-    steps = {ord(b) - ord(a) for a, b in zip(value, value[1:])}
+    steps = {ord(b) - ord(a) for a, b in zip(value, value[1:], strict=False)}
     return steps in ({1}, {-1})
 
 
