@@ -171,3 +171,8 @@ def test_compiled_database_is_cached(rules, tmp_path: Path) -> None:
     assert list(tmp_path.glob("hsdb-*.bin"))
     engine = Engine(rules, EngineOptions(cache_dir=tmp_path))  # loads from the cache
     assert engine.scan(Chunk(text=KEY, location=Location("file", "f")))
+
+
+def test_percent_encoded_non_utf8_is_ignored_not_fatal(rules) -> None:
+    """Found by bench/engine_throughput.py on the stdlib (test_urlparse has %C0%AF sequences)."""
+    assert scan(rules, "url = 'http://x/%C0%AF%C0%AF/etc/passwd'\n") == []

@@ -35,3 +35,12 @@ def test_positive_examples_expect_exact_secrets() -> None:
     """An example without an expected secret would let a rule match the wrong span silently."""
     missing = [r.id for r in RULES for ex in r.examples if ex.secret is None]
     assert missing == []
+
+
+def test_every_rule_has_a_positional_prefilter() -> None:
+    """A rule hyperscan cannot compile falls back to keywords or runs everywhere: slow; fix the rule."""
+    from sprawlguard.detect.hsdb import plan
+
+    p = plan(RULES)
+    slow = [RULES[i].id for i in range(len(RULES)) if i not in set(p.exact)]
+    assert slow == []

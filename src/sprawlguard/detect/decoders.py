@@ -13,7 +13,7 @@ import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
 
-_MAX_CANDIDATE = 64 * 1024
+MAX_CANDIDATE = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,10 +36,13 @@ def _printable(text: str) -> bool:
     return good / len(text) >= 0.95
 
 
+_HEX = re.compile(r"[0-9a-fA-F]+$")
+
+
 def decode_base64(candidate: str) -> str | None:
     """Decode standard or URL-safe base64 into printable UTF-8 text, else None."""
     s = candidate.strip()
-    if len(s) > _MAX_CANDIDATE:
+    if len(s) > MAX_CANDIDATE or _HEX.match(s):  # hex digests are not base64 of text
         return None
     s += "=" * (-len(s) % 4)
     try:
@@ -52,7 +55,10 @@ def decode_base64(candidate: str) -> str | None:
 
 def decode_percent(candidate: str) -> str | None:
     """Undo percent-encoding; None when nothing changes."""
-    text = urllib.parse.unquote(candidate, errors="strict") if "%" in candidate else candidate
+    try:
+        text = urllib.parse.unquote(candidate, errors="strict") if "%" in candidate else candidate
+    except UnicodeDecodeError:  # percent-encoded bytes that are not UTF-8: not text, not a secret
+        return None
     return text if text != candidate and _printable(text) else None
 
 
@@ -77,7 +83,9 @@ def decode_escapes(candidate: str) -> str | None:
 DECODERS: tuple[Decoder, ...] = (
     Decoder(
         name="base64",
-        trigger=rb"[A-Za-z0-9+/_-]{32}",
+        # once per run, at its start; `_` and `-` (base64url) only after a mixed-case start, so
+        # long snake_case identifiers do not trigger decoding
+        trigger=rb"(?:^|[^A-Za-z0-9+/_=-])(?:[A-Za-z0-9+/]{32}|[A-Za-z0-9]{8}[A-Za-z0-9_-]{24})",
         finder=re.compile(r"(?<![A-Za-z0-9+/_=-])[A-Za-z0-9+/_-]{32,}={0,2}(?![A-Za-z0-9+/_=-])"),
         decode=decode_base64,
     ),
@@ -89,7 +97,7 @@ DECODERS: tuple[Decoder, ...] = (
     ),
     Decoder(
         name="escape",
-        trigger=rb"\\(?:u00[0-9a-fA-F]{2}|x[0-9a-fA-F]{2}|n[A-Za-z0-9+/]{16})",
+        trigger=rb"\\(?:u00[0-9a-fA-F]{2}|n[A-Za-z0-9+/]{16})",
         finder=re.compile(r"([\"'])(?P<body>(?:(?!\1)[^\\\r\n]|\\.){8,20000})\1"),
         decode=decode_escapes,
     ),

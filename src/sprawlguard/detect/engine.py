@@ -1,7 +1,8 @@
 """The detection engine: one multi-pattern pass (hyperscan) over a chunk, then per-rule confirmation.
 
-Pipeline per chunk: hyperscan says which rules (and decoder triggers) fire anywhere in the text;
-each firing rule's `regex` pattern runs over the text; each candidate passes the entropy floor,
+Pipeline per chunk: hyperscan says where rules may match (end offsets) and which decoder triggers
+fire; each candidate rule's `regex` pattern runs only in a window of whole lines around its
+candidate offsets; each candidate passes the entropy floor,
 checksum, pair requirement, allow comments and false-positive filters; decoders reveal encoded
 text, which is scanned again to a bounded depth.
 """
@@ -28,6 +29,10 @@ log = logging.getLogger(__name__)
 
 REGEX_TIMEOUT_S = 2.0
 MAX_LINE_CONTEXT = 400
+WINDOW_BACK = 4096  # chars before a candidate end offset a match may start at, when unknown
+WINDOW_BACK_MAX = 20_000  # the most any rule's window reaches back (PEM blocks)
+LINE_EXTENSION = 1024  # how far a window grows to reach whole lines
+_CONTINUATION = bytes(range(0x80, 0xC0))
 
 
 @dataclass(slots=True)
@@ -52,6 +57,7 @@ class _Compiled:
     allow_paths: tuple[Any, ...]
     filters: tuple[str, ...]
     secret_group: str | int
+    back: int = WINDOW_BACK
 
 
 def _secret_group(pattern: Any, declared: str | int | None) -> str | int:
@@ -73,12 +79,17 @@ class Engine:
     _compiled: dict[int, _Compiled] = field(init=False, default_factory=dict)
     _allow_values: tuple[Any, ...] = field(init=False, default=())
     _allow_paths: tuple[Any, ...] = field(init=False, default=())
+    _exact: frozenset[int] = field(init=False, default=frozenset())
+    _lines: _Lines | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
+        floor = self.options.min_confidence.rank
+        self.rules = [r for r in self.rules if Confidence(r.confidence).rank >= floor]
         triggers = [d.trigger for d in DECODERS]
         self._matcher = MultiMatcher.build(self.rules, triggers, cache_dir=self.options.cache_dir)
         self._allow_values = tuple(regex.compile(v) for v in self.options.allow_values)
         self._allow_paths = tuple(regex.compile(v) for v in self.options.allow_path_regexes)
+        self._exact = frozenset(self._matcher.plan.exact)
 
     # -- public ---------------------------------------------------------------------------
     def scan(self, chunk: Chunk) -> list[Match]:
@@ -111,6 +122,7 @@ class Engine:
                 allow_paths=tuple(regex.compile(v) for v in r.allow_paths),
                 filters=tuple(dict.fromkeys(allow.UNIVERSAL + r.filters)),
                 secret_group=_secret_group(pat, r.secret_group),
+                back=_max_width(r.pattern),
             )
             self._compiled[idx] = c
         return c
@@ -122,59 +134,81 @@ class Engine:
         first_line: int,
         decoders: tuple[str, ...],
         depth: int,
-        anchor: tuple[int, int, int] | None,
+        anchor: tuple[_Lines, int] | None,
     ) -> list[Match]:
-        rule_ids, trigger_ids = self._matcher.fired(text)
+        data = text.encode("utf-8", "surrogatepass")
+        hits = self._matcher.hits(data)
+        n_rules = len(self.rules)
+        ctx = (loc, first_line, decoders, anchor)
+        decode = depth < self.options.decode_depth
         out: list[Match] = []
-        for idx in rule_ids:
-            out.extend(self._confirm(self._rule(idx), text, loc, first_line, decoders, anchor))
-        if depth < self.options.decode_depth:
-            for t in trigger_ids:
-                out.extend(self._decode(DECODERS[t], text, loc, first_line, decoders, depth, anchor))
+        if hits.overflow:  # a candidate flood: confirm what fired on the whole text
+            for idx in sorted(set(hits.offsets) | set(self._matcher.plan.always)):
+                if idx < n_rules:
+                    out.extend(self._confirm(self._rule(idx), text, 0, len(text), *ctx))
+                elif decode:
+                    out.extend(self._decode(DECODERS[idx - n_rules], text, [(0, len(text))], ctx, depth))
+            return out
+        to_char = _char_offsets(text, data, hits.offsets)
+        exact = self._exact
+        for idx, ends in hits.offsets.items():
+            chars = [to_char[e] for e in ends]
+            if idx >= n_rules:
+                if decode:
+                    spans = _windows(text, chars, 64, 0)  # the encoded run starts at its trigger
+                    out.extend(self._decode(DECODERS[idx - n_rules], text, spans, ctx, depth))
+                continue
+            c = self._rule(idx)
+            forward = 0 if idx in exact else c.back
+            for lo, hi in _windows(text, chars, c.back, forward):
+                out.extend(self._confirm(c, text, lo, hi, *ctx))
+        for idx in self._matcher.plan.always:
+            out.extend(self._confirm(self._rule(idx), text, 0, len(text), *ctx))
         return out
 
     def _decode(
         self,
         dec: Decoder,
         text: str,
-        loc: Location,
-        first_line: int,
-        decoders: tuple[str, ...],
+        spans: list[tuple[int, int]],
+        ctx: tuple[Location, int, tuple[str, ...], tuple[_Lines, int] | None],
         depth: int,
-        anchor: tuple[int, int, int] | None,
     ) -> list[Match]:
+        loc, first_line, decoders, anchor = ctx
+        has_body = "body" in dec.finder.groupindex
         out: list[Match] = []
-        for m in dec.finder.finditer(text):
-            has_body = "body" in dec.finder.groupindex
-            start, end = m.span("body") if has_body else m.span()
-            decoded = dec.decode(text[start:end])
-            if not decoded:
-                continue
-            here = anchor or _position(text, start, first_line) + (start,)
-            out.extend(
-                self._scan_text(decoded, loc, first_line, decoders + (dec.name,), depth + 1, here)
-            )
+        for lo, hi in spans:
+            for m in dec.finder.finditer(text, lo, hi):
+                start, end = m.span("body") if has_body else m.span()
+                decoded = dec.decode(text[start:end])
+                if not decoded:
+                    continue
+                # report at the encoded blob's place in the outermost text
+                here = anchor or (_Lines(text, first_line), start)
+                out.extend(
+                    self._scan_text(decoded, loc, first_line, decoders + (dec.name,), depth + 1, here)
+                )
         return out
 
     def _confirm(
         self,
         c: _Compiled,
         text: str,
+        lo: int,
+        hi: int,
         loc: Location,
         first_line: int,
         decoders: tuple[str, ...],
-        anchor: tuple[int, int, int] | None,
+        anchor: tuple[_Lines, int] | None,
     ) -> list[Match]:
         rule = c.rule
-        if Confidence(rule.confidence).rank < self.options.min_confidence.rank:
-            return []
         if c.path is not None and not (loc.path and c.path.search(loc.path)):
             return []
         if loc.path and any(p.search(loc.path) for p in c.allow_paths):
             return []
         out: list[Match] = []
         try:
-            for m in c.pattern.finditer(text, timeout=REGEX_TIMEOUT_S):
+            for m in c.pattern.finditer(text, lo, hi, timeout=REGEX_TIMEOUT_S):
                 match = self._candidate(c, m, text, loc, first_line, decoders, anchor)
                 if match is not None:
                     out.append(match)
@@ -190,7 +224,7 @@ class Engine:
         loc: Location,
         first_line: int,
         decoders: tuple[str, ...],
-        anchor: tuple[int, int, int] | None,
+        anchor: tuple[_Lines, int] | None,
     ) -> Match | None:
         rule = c.rule
         secret = m.group(c.secret_group)
@@ -228,10 +262,13 @@ class Engine:
             if pair_value is not None:
                 parts[rule.pair.name] = pair_value
         if anchor is not None:
-            line, column, offset = anchor
+            outer, offset = anchor
+            line, column = outer.position(offset)
             span = (offset, offset)
         else:
-            line, column = _position(text, start, first_line)
+            if self._lines is None or self._lines.text is not text:
+                self._lines = _Lines(text, first_line)
+            line, column = self._lines.position(start)
             span = (start, end)
         return Match(
             rule_id=rule.id,
@@ -247,11 +284,73 @@ class Engine:
         )
 
 
-def _position(text: str, offset: int, first_line: int) -> tuple[int, int]:
-    """1-based line and column of `offset` in `text`."""
-    line = first_line + text.count("\n", 0, offset)
-    column = offset - (text.rfind("\n", 0, offset) + 1) + 1
-    return line, column
+def _max_width(pattern: str) -> int:
+    """The longest text a pattern can match (from Python's own regex parser), capped; a safe
+    default when the pattern uses `regex`-only syntax or is unbounded."""
+    try:
+        import re._parser as sre_parse  # Python >= 3.11
+    except ImportError:  # pragma: no cover - Python 3.10
+        import sre_parse  # type: ignore[no-redef]
+
+    try:
+        width = sre_parse.parse(pattern).getwidth()[1]
+    except Exception:  # syntax only the `regex` module knows
+        return WINDOW_BACK
+    return min(int(width), WINDOW_BACK_MAX) + 1
+
+
+class _Lines:
+    """Line/column of offsets in one text, with cached newline counts per 64 KB block."""
+
+    BLOCK = 65536
+
+    def __init__(self, text: str, first_line: int) -> None:
+        self.text = text
+        self.first_line = first_line
+        self._blocks = [0]  # newlines before block k
+
+    def position(self, offset: int) -> tuple[int, int]:
+        k = offset // self.BLOCK
+        blocks, text = self._blocks, self.text
+        while len(blocks) <= k:
+            j = len(blocks)
+            blocks.append(blocks[-1] + text.count("\n", (j - 1) * self.BLOCK, j * self.BLOCK))
+        line = self.first_line + blocks[k] + text.count("\n", k * self.BLOCK, offset)
+        column = offset - (text.rfind("\n", 0, offset) + 1) + 1
+        return line, column
+
+
+def _char_offsets(text: str, data: bytes, offsets: dict[int, list[int]]) -> dict[int, int]:
+    """Map hyperscan's UTF-8 byte offsets to str offsets (identity for ASCII text)."""
+    ends = sorted({e for es in offsets.values() for e in es})
+    if len(data) == len(text):
+        return {e: e for e in ends}
+    out: dict[int, int] = {}
+    prev_b = prev_c = 0
+    for e in ends:  # characters = bytes that are not UTF-8 continuation bytes
+        prev_c += len(data[prev_b:e].translate(None, _CONTINUATION))
+        prev_b = e
+        out[e] = prev_c
+    return out
+
+
+def _windows(text: str, ends: list[int], back: int, forward: int) -> list[tuple[int, int]]:
+    """Merged [lo, hi) windows of whole lines (bounded) around candidate end offsets."""
+    n = len(text)
+    spans: list[tuple[int, int]] = []
+    for e in sorted(set(ends)):
+        if spans and e + forward <= spans[-1][1]:
+            continue  # already inside the last window
+        lo, hi = max(0, e - back), min(n, e + forward)
+        nl = text.rfind("\n", max(0, lo - LINE_EXTENSION), lo)
+        lo = nl + 1 if nl >= 0 else max(0, lo - LINE_EXTENSION)
+        nl = text.find("\n", hi, hi + LINE_EXTENSION)
+        hi = nl if nl >= 0 else min(n, hi + LINE_EXTENSION)
+        if spans and lo <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], max(spans[-1][1], hi))
+        else:
+            spans.append((lo, hi))
+    return spans
 
 
 def _find_pair(pattern: Any, name: str, text: str, pos: int, within: int) -> str | None:

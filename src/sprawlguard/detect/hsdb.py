@@ -1,8 +1,14 @@
-"""The multi-pattern pass: every rule (and decoder trigger) in one hyperscan database, cached on disk.
+"""The multi-pattern pass: every rule in one hyperscan database (plus one for decoder triggers).
 
-Each rule's pattern is compiled in hyperscan's prefilter mode, which may report a superset of the
-real matches (the engine confirms each with the `regex` module). A pattern hyperscan cannot take
-falls back to its keywords as caseless literals; a rule with neither runs on every chunk.
+Each rule's pattern is compiled in hyperscan's prefilter mode, which reports a superset of the real
+matches with their end offsets; the engine confirms each with the `regex` module in a small window
+around that offset, so the slow regex engine only ever sees a few hundred bytes per candidate. A
+pattern hyperscan cannot take falls back to its keywords as caseless literals (the window then
+extends forward too); a rule with neither runs on every chunk. Databases are cached on disk.
+
+A flood of candidates (adversarial input, e.g. megabytes of one character class) stops the
+positional scan early; the engine then falls back to "which rules fired anywhere" and confirms
+those on the whole chunk, which is slower but loses nothing.
 """
 
 from __future__ import annotations
@@ -22,18 +28,17 @@ from sprawlguard.detect.rules import Rule
 
 log = logging.getLogger(__name__)
 
-_FLAGS = hs.HS_FLAG_PREFILTER | hs.HS_FLAG_SINGLEMATCH | hs.HS_FLAG_ALLOWEMPTY
-_LITERAL_FLAGS = hs.HS_FLAG_SINGLEMATCH | hs.HS_FLAG_CASELESS
+_PREFILTER = hs.HS_FLAG_PREFILTER | hs.HS_FLAG_ALLOWEMPTY
+_LITERAL = hs.HS_FLAG_CASELESS
+_SINGLE = hs.HS_FLAG_SINGLEMATCH
+MAX_HITS = 50_000  # candidate offsets per chunk before falling back to whole-chunk confirmation
+CACHE_VERSION = "3"
 
 
-def _expr_for(rule: Rule) -> tuple[bytes, int] | None:
-    return rule.pattern.encode("utf-8"), _FLAGS
-
-
-def _keywords_expr(rule: Rule) -> tuple[bytes, int] | None:
+def _keywords_expr(rule: Rule) -> bytes | None:
     if not rule.keywords:
         return None
-    return "|".join(re.escape(k) for k in rule.keywords).encode("utf-8"), _LITERAL_FLAGS
+    return "|".join(re.escape(k) for k in rule.keywords).encode("utf-8")
 
 
 def _compiles(expr: bytes, flags: int) -> bool:
@@ -45,97 +50,140 @@ def _compiles(expr: bytes, flags: int) -> bool:
     return True
 
 
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What goes into the databases: per rule, the expression and whether it is the exact pattern."""
+
+    exprs: tuple[bytes, ...]
+    ids: tuple[int, ...]
+    flags: tuple[int, ...]
+    exact: tuple[int, ...]  # rule indices prefiltered by their own pattern (hit = end of a match)
+    always: tuple[int, ...]  # rule indices with no prefilter: confirmed on every chunk
+
+
+def plan(rules: Sequence[Rule]) -> Plan:
+    exprs: list[bytes] = []
+    ids: list[int] = []
+    flags: list[int] = []
+    exact: list[int] = []
+    always: list[int] = []
+    for i, rule in enumerate(rules):
+        pattern = rule.pattern.encode("utf-8")
+        if _compiles(pattern, _PREFILTER):
+            exprs.append(pattern)
+            flags.append(_PREFILTER)
+            exact.append(i)
+        elif (kw := _keywords_expr(rule)) is not None and _compiles(kw, _LITERAL):
+            exprs.append(kw)
+            flags.append(_LITERAL)
+        else:
+            log.warning("rule %s: no fast prefilter; it runs on every chunk", rule.id)
+            always.append(i)
+            continue
+        ids.append(i)
+    return Plan(tuple(exprs), tuple(ids), tuple(flags), tuple(exact), tuple(always))
+
+
+def _compile(exprs: Sequence[bytes], ids: Sequence[int], flags: Sequence[int]) -> Any:
+    db = hs.Database(mode=hs.HS_MODE_BLOCK)
+    if exprs:
+        db.compile(expressions=list(exprs), ids=list(ids), elements=len(exprs), flags=list(flags))
+    return db
+
+
+@dataclass(slots=True)
+class Hits:
+    """Candidate end offsets (bytes) per rule index, or, on overflow, just the set of rules that fired."""
+
+    offsets: dict[int, list[int]]
+    overflow: bool = False
+
+
 @dataclass(slots=True)
 class MultiMatcher:
-    """Which rules and triggers fire anywhere in a text, in one pass."""
+    """Where rules may match in a text (one pass), and which decoder triggers fire."""
 
     n_rules: int
+    plan: Plan
     db: Any
-    always: tuple[int, ...] = ()
-    _hits: set[int] = field(default_factory=set)
+    single_db: Any  # the same expressions with SINGLEMATCH, for the overflow fallback
+    _buf: list[tuple[int, int]] = field(default_factory=list)
 
     @classmethod
     def build(
         cls, rules: Sequence[Rule], triggers: Sequence[bytes], cache_dir: Path | None = None
     ) -> MultiMatcher:
-        """Compile (or load from the cache) the database for `rules` plus decoder `triggers`."""
+        """Compile (or load from the cache) the databases for `rules` plus decoder `triggers`."""
         digest = hashlib.sha256(
-            json.dumps([[r.pattern, list(r.keywords)] for r in rules] + [t.hex() for t in triggers])
+            json.dumps([CACHE_VERSION, hs.__version__ if hasattr(hs, "__version__") else "",
+                        [[r.pattern, list(r.keywords)] for r in rules], [t.hex() for t in triggers]])
             .encode()
         ).hexdigest()[:32]
         cached = _load(cache_dir, digest) if cache_dir else None
         if cached is not None:
-            db, always = cached
-            return cls(n_rules=len(rules), db=db, always=tuple(always))
-        exprs, ids, flags, always = _plan(rules, triggers)
-        db = hs.Database(mode=hs.HS_MODE_BLOCK)
-        if exprs:
-            db.compile(expressions=exprs, ids=ids, elements=len(exprs), flags=flags)
+            p, dbs = cached
+            return cls(len(rules), p, *dbs)
+        p = plan(rules)
+        n = len(rules)
+        exprs = list(p.exprs) + list(triggers)  # decoder triggers get ids after the rules'
+        ids = list(p.ids) + [n + j for j in range(len(triggers))]
+        flags = list(p.flags) + [0] * len(triggers)
+        db = _compile(exprs, ids, flags)
+        single = _compile(exprs, ids, [f | _SINGLE for f in flags])
         if cache_dir:
-            _store(cache_dir, digest, db, always)
-        return cls(n_rules=len(rules), db=db, always=tuple(always))
+            _store(cache_dir, digest, p, (db, single))
+        return cls(n, p, db, single)
 
-    def fired(self, text: str) -> tuple[list[int], list[int]]:
-        """(rule indices, trigger indices) that fire in `text`."""
-        hits = self._hits
-        hits.clear()
-        data = text.encode("utf-8", "surrogatepass")
+    def hits(self, data: bytes) -> Hits:
+        """Candidate end offsets per rule index (decoder trigger j has index n_rules + j)."""
+        buf = self._buf
+        buf.clear()
         if data:
-            self.db.scan(data, match_event_handler=_collect, context=hits)
-        rules = sorted({*(h for h in hits if h < self.n_rules), *self.always})
-        triggers = sorted(h - self.n_rules for h in hits if h >= self.n_rules)
-        return rules, triggers
+            try:
+                self.db.scan(data, match_event_handler=_collect, context=buf)
+            except hs.ScanTerminated:
+                fired: set[int] = set()
+                self.single_db.scan(data, match_event_handler=_fired, context=fired)
+                return Hits({i: [] for i in fired}, overflow=True)
+        out: dict[int, list[int]] = {}
+        for idx, end in buf:
+            out.setdefault(idx, []).append(end)
+        return Hits(out)
 
 
-def _collect(idx: int, start: int, end: int, flags: int, context: set[int]) -> None:
+def _collect(idx: int, start: int, end: int, flags: int, context: list[tuple[int, int]]) -> bool:
+    context.append((idx, end))
+    return len(context) > MAX_HITS  # True stops the scan
+
+
+def _fired(idx: int, start: int, end: int, flags: int, context: set[int]) -> None:
     context.add(idx)
 
 
-def _plan(
-    rules: Sequence[Rule], triggers: Sequence[bytes]
-) -> tuple[list[bytes], list[int], list[int], list[int]]:
-    exprs: list[bytes] = []
-    ids: list[int] = []
-    flags: list[int] = []
-    always: list[int] = []
-    for i, rule in enumerate(rules):
-        chosen = None
-        for cand in (_expr_for(rule), _keywords_expr(rule)):
-            if cand is not None and _compiles(*cand):
-                chosen = cand
-                break
-        if chosen is None:
-            log.warning("rule %s: no fast prefilter; it runs on every chunk", rule.id)
-            always.append(i)
-            continue
-        exprs.append(chosen[0])
-        ids.append(i)
-        flags.append(chosen[1])
-    for j, t in enumerate(triggers):
-        exprs.append(t)
-        ids.append(len(rules) + j)
-        flags.append(hs.HS_FLAG_SINGLEMATCH)
-    return exprs, ids, flags, always
-
-
-def _load(cache_dir: Path, digest: str) -> tuple[Any, list[int]] | None:
-    db_path = cache_dir / f"hsdb-{digest}.bin"
-    meta_path = cache_dir / f"hsdb-{digest}.json"
+def _load(cache_dir: Path, digest: str) -> tuple[Plan, tuple[Any, Any]] | None:
     try:
-        db = hs.loadb(db_path.read_bytes(), mode=hs.HS_MODE_BLOCK)
-        db.scratch = hs.Scratch(db)  # a deserialised database has no scratch space yet
-        always = json.loads(meta_path.read_text())["always"]
-    except (OSError, ValueError, KeyError, hs.error):
+        meta = json.loads((cache_dir / f"hsdb-{digest}.json").read_text())
+        dbs = []
+        for name in ("db", "single"):
+            db = hs.loadb((cache_dir / f"hsdb-{digest}-{name}.bin").read_bytes(), mode=hs.HS_MODE_BLOCK)
+            db.scratch = hs.Scratch(db)  # a deserialised database has no scratch space yet
+            dbs.append(db)
+        p = Plan(exprs=tuple(bytes.fromhex(e) for e in meta["exprs"]), ids=tuple(meta["ids"]),
+                 flags=tuple(meta["flags"]), exact=tuple(meta["exact"]), always=tuple(meta["always"]))
+    except (OSError, ValueError, KeyError, TypeError, hs.error):
         return None
-    return db, [int(a) for a in always]
+    return p, (dbs[0], dbs[1])
 
 
-def _store(cache_dir: Path, digest: str, db: Any, always: list[int]) -> None:
+def _store(cache_dir: Path, digest: str, p: Plan, dbs: tuple[Any, Any]) -> None:
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
-        tmp = cache_dir / f"hsdb-{digest}.tmp"
-        tmp.write_bytes(hs.dumpb(db))
-        (cache_dir / f"hsdb-{digest}.json").write_text(json.dumps({"always": always}))
-        tmp.replace(cache_dir / f"hsdb-{digest}.bin")
+        for name, db in zip(("db", "single"), dbs, strict=True):
+            tmp = cache_dir / f"hsdb-{digest}-{name}.tmp"
+            tmp.write_bytes(hs.dumpb(db))
+            tmp.replace(cache_dir / f"hsdb-{digest}-{name}.bin")
+        meta = {"exprs": [e.hex() for e in p.exprs], "ids": list(p.ids), "flags": list(p.flags),
+                "exact": list(p.exact), "always": list(p.always)}
+        (cache_dir / f"hsdb-{digest}.json").write_text(json.dumps(meta))
     except OSError as exc:  # a cache is an optimisation; never fail a scan for it
         log.debug("cannot write rule cache: %s", exc)
