@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+import os
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from sprawlguard import parallel
 from sprawlguard.config import cache_dir, data_dir
 from sprawlguard.detect.allow import is_path_allowed
 from sprawlguard.detect.engine import Engine, EngineOptions
@@ -22,6 +24,8 @@ from sprawlguard.store.baseline import Baseline, load_baseline
 
 log = logging.getLogger(__name__)
 
+PARALLEL_MIN_BYTES = 8 << 20  # below this, starting worker processes costs more than it saves
+
 
 @dataclass
 class Scanner:
@@ -33,6 +37,7 @@ class Scanner:
     allow_rules: Sequence[str] = ()
     baseline: Baseline | None = None
     progress: Progress = field(default_factory=SilentProgress)
+    jobs: int = 1
 
     @property
     def rules(self) -> Mapping[str, Rule]:
@@ -44,19 +49,26 @@ class Scanner:
         result = ScanResult(secrets=[], stats=stats)
         found: list[tuple[str, Match]] = []
         seen: set[tuple[str, str, str, int]] = set()
-        self.progress.start(source.estimate())
+        estimate = source.estimate()
+        self.progress.start(estimate)
+        jobs = self.jobs if estimate is not None and estimate >= PARALLEL_MIN_BYTES else 1
         last_uri = None
         try:
-            for item in source.chunks(None):
-                if isinstance(item, ItemError):
-                    self._count_problem(item, result)
-                    continue
-                if item.location.uri != last_uri:
+            for chunk, matches in self._matches(source, result, jobs):
+                if chunk.location.uri != last_uri:
                     stats.files += 1
                     self.progress.advance(0, files=1)
-                    last_uri = item.location.uri
+                    last_uri = chunk.location.uri
                     seen.clear()
-                for fp, m in self._scan_chunk(item, stats):
+                stats.chunks += 1
+                stats.bytes += len(chunk.text)
+                self.progress.advance(len(chunk.text))
+                for m in matches:
+                    stats.matches += 1
+                    if any(m.rule_id.startswith(r) for r in self.allow_rules):
+                        stats.allowed += 1
+                        continue
+                    fp = fingerprint(m.secret, self.key)
                     key = (m.rule_id, fp, m.location.uri, m.line)
                     if key not in seen:
                         seen.add(key)
@@ -70,6 +82,27 @@ class Scanner:
         result.secrets = self._govern(found, stats)
         return result
 
+    def _chunks(self, source: Source, result: ScanResult) -> Iterator[Chunk]:
+        """The source's chunks, with per-item problems counted and allowlisted paths dropped."""
+        for item in source.chunks(None):
+            if isinstance(item, ItemError):
+                self._count_problem(item, result)
+            elif is_path_allowed(item.location.path, self.allow_paths):
+                result.stats.skipped_excluded += 1
+            else:
+                yield item
+
+    def _matches(
+        self, source: Source, result: ScanResult, jobs: int
+    ) -> Iterator[tuple[Chunk, list[Match]]]:
+        """(chunk, matches) in source order; on several cores when `jobs` > 1."""
+        chunks = self._chunks(source, result)
+        if jobs <= 1:
+            for chunk in chunks:
+                yield chunk, self.engine.scan(chunk)
+            return
+        yield from parallel.scan(self.engine, chunks, jobs)
+
     def _count_problem(self, item: ItemError, result: ScanResult) -> None:
         if item.kind == "binary":
             result.stats.skipped_binary += 1
@@ -79,23 +112,6 @@ class Scanner:
             result.skipped.append(item)
         else:
             result.errors.append(item)
-
-    def _scan_chunk(self, chunk: Chunk, stats: ScanStats) -> list[tuple[str, Match]]:
-        stats.chunks += 1
-        size = len(chunk.text)
-        stats.bytes += size
-        self.progress.advance(size)
-        if is_path_allowed(chunk.location.path, self.allow_paths):
-            stats.skipped_excluded += 1
-            return []
-        out = []
-        for m in self.engine.scan(chunk):
-            stats.matches += 1
-            if any(m.rule_id.startswith(r) for r in self.allow_rules):
-                stats.allowed += 1
-                continue
-            out.append((fingerprint(m.secret, self.key), m))
-        return out
 
     def _govern(self, found: list[tuple[str, Match]], stats: ScanStats) -> list[Secret]:
         secrets = classify(found, self.rules)
@@ -126,6 +142,7 @@ class ScanOptions:
     baseline: Path | None = None
     decode_depth: int = 2
     progress: bool | None = None  # None = only on an interactive terminal
+    jobs: int = 0  # worker processes; 0 = one per core
 
 
 def load_all_rules(opts: ScanOptions) -> tuple[list[Rule], list[str], list[str]]:
@@ -164,4 +181,5 @@ def build_scanner(opts: ScanOptions) -> Scanner:
         allow_rules=tuple(opts.allow_rules),
         baseline=load_baseline(opts.baseline) if opts.baseline else None,
         progress=make_progress(opts.progress),
+        jobs=opts.jobs or (os.cpu_count() or 1),
     )

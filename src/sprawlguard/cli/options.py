@@ -41,6 +41,8 @@ _SCAN_OPTIONS: list[Callable[[Any], Any]] = [
                  help="Write every finding of this scan to a baseline file."),
     click.option("--show-secrets", is_flag=True, help="Print raw secret values (never the default)."),
     click.option("--no-verify", is_flag=True, help="Do not contact issuers (verification is opt-in)."),
+    click.option("-j", "--jobs", type=click.IntRange(0, 256), default=0,
+                 help="Worker processes for large scans [default: 0 = one per core]."),
     click.option("--progress/--no-progress", default=None,
                  help="Force the progress bar on or off [default: on for an interactive terminal]."),
 ]
@@ -73,6 +75,7 @@ def scan_opts(settings: Settings, kw: dict[str, Any]) -> ScanOptions:
         allow_rules=settings.allow_rules,
         baseline=kw["baseline"],
         progress=kw["progress"],
+        jobs=kw["jobs"],
     )
 
 
