@@ -75,7 +75,9 @@ def is_function_call(value: str, ctx: Context) -> bool:
     return bool(_CALL.match(value))
 
 
-_IDENT = re.compile(r"^(?:[a-z]+(?:[A-Z][a-z]+)+|[a-z]+(?:_[a-z]+)+|[A-Z][a-z]+(?:[A-Z][a-z]+)+|[A-Z]+(?:_[A-Z]+)+)$")
+# camelCase, PascalCase and CONST_CASE words; lower snake_case is left alone: it is as often a
+# real (weak) password as a name, and names are caught by `value_names_key` and the key filters
+_IDENT = re.compile(r"^(?:[a-z]+(?:[A-Z][a-z]+)+|[A-Z][a-z]+(?:[A-Z][a-z]+)+|[A-Z]+(?:_[A-Z]+)+)$")
 
 
 def is_identifier(value: str, ctx: Context) -> bool:
@@ -175,6 +177,37 @@ def is_path_like(value: str, ctx: Context) -> bool:
     return bool(_PATH_LIKE.match(value))
 
 
+_DUMMY = re.compile(
+    r"(?i)^(?:test(?:ing)?|pass|password|passw0rd|passwd|pwd|admin|administrator|root|toor|postgres|"
+    r"mysql|oracle|secret|guest|demo|dummy|fake|sample|example|user|username|login|foo|bar|baz|"
+    r"foobar|qwerty|letmein|hunter2?|wrong|invalid|incorrect|bad|my[-_]?pass(?:word)?|default|"
+    r"abc|abcd|abcdef|abc123|welcome|master|super|superuser|sa|s3cr3t|p@ssw0rd|p@ssword|"
+    r"pa55word|none|nothing|empty|blank|temp|tmp|xyz|asdf|asdfgh|zxcvbn|changeit|opensesame)"
+    r"[-_.]?\d{0,4}[!.]?$"
+)
+_TYPE_NAME = re.compile(r"(?i)^(?:string|str|int|integer|number|bool|boolean|any|object|char|bytes|text)"
+                        r"(?:\[\])?[!?;,]?$")
+
+
+def is_dummy_password(value: str, ctx: Context) -> bool:
+    """Well-known dummy or default values (test, admin, postgres, password123) and type names."""
+    return bool(_DUMMY.match(value) or _TYPE_NAME.match(value))
+
+
+def is_same_as_username(value: str, ctx: Context) -> bool:
+    """The value repeats the user name on the same line (user=zabbix password=zabbix)."""
+    v = re.escape(value)
+    return bool(re.search(r"(?i)(?:user(?:name)?|login|-u)[\s\"':=]{0,4}" + v + r"(?![\w@.-])", ctx.line))
+
+
+_KEBAB_WORDS = re.compile(r"^[a-z]+(?:[.-][a-z]+)+$")
+
+
+def is_dotted_words(value: str, ctx: Context) -> bool:
+    """Lowercase words joined by dots or hyphens (keyword.operator, long-and-random-string)."""
+    return bool(_KEBAB_WORDS.match(value))
+
+
 Filter = Callable[[str, Context], bool]
 
 FILTERS: dict[str, Filter] = {
@@ -192,6 +225,9 @@ FILTERS: dict[str, Filter] = {
     "not_secret_key": is_not_secret_key,
     "value_names_key": is_value_naming_key,
     "path_like": is_path_like,
+    "dummy_password": is_dummy_password,
+    "same_as_username": is_same_as_username,
+    "dotted_words": is_dotted_words,
 }
 UNIVERSAL: tuple[str, ...] = ("placeholder", "trivial")
 
