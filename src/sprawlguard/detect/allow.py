@@ -150,7 +150,8 @@ _NOT_SECRET_KEY = re.compile(
     r"(?i)(?:label|hint|placeholder|text|title|message|msg|prompt|field|input|button|error|length|"
     r"policy|regex|pattern|format|rule|reset|url|uri|path|file|dir|name|type|mode|enabled|required|"
     r"expiry|expires|expiration|ttl|timeout|header|param|column|class|style|icon|endpoint|count|"
-    r"size|version|prefix|suffix|validator|strength|min|max)s?$"
+    r"size|version|prefix|suffix|validator|strength|min|max|hash|hashed|digest|encryption|encrypted|"
+    r"method|filter|confirmation|confirm|change|warning|reset|salt|algorithm|algo|hint)s?$"
 )
 
 
@@ -182,16 +183,25 @@ _DUMMY = re.compile(
     r"mysql|oracle|secret|guest|demo|dummy|fake|sample|example|user|username|login|foo|bar|baz|"
     r"foobar|qwerty|letmein|hunter2?|wrong|invalid|incorrect|bad|my[-_]?pass(?:word)?|default|"
     r"abc|abcd|abcdef|abc123|welcome|master|super|superuser|sa|s3cr3t|p@ssw0rd|p@ssword|"
-    r"pa55word|none|nothing|empty|blank|temp|tmp|xyz|asdf|asdfgh|zxcvbn|changeit|opensesame)"
+    r"pa55word|none|nothing|empty|blank|temp|tmp|xyz|asdf|asdfgh|zxcvbn|changeit|opensesame|passw|"
+    r"new[-_]?pass(?:word)?|old[-_]?pass(?:word)?|my[-_]?pwd|valid|another|other|same|different)"
     r"[-_.]?\d{0,4}[!.]?$"
 )
 _TYPE_NAME = re.compile(r"(?i)^(?:string|str|int|integer|number|bool|boolean|any|object|char|bytes|text)"
                         r"(?:\[\])?[!?;,]?$")
 
 
+_NOT_A_VALUE = re.compile(
+    r"(?i)^(?:\$(?:1|2[aby]?|5|6|y|argon2i?d?)\$|(?:sha1|sha256|md5|pbkdf2_sha256|bcrypt|argon2)\$|"
+    r"\{[A-Z0-9-]{2,12}\}|\[(?:filtered|omitted|redacted|hidden|masked|removed)\]|"
+    r"(?:required|nullable|confirmed|min:|max:)[|:])"
+)
+
+
 def is_dummy_password(value: str, ctx: Context) -> bool:
-    """Well-known dummy or default values (test, admin, postgres, password123) and type names."""
-    return bool(_DUMMY.match(value) or _TYPE_NAME.match(value))
+    """Well-known dummy or default values (test, admin, postgres, password123), type names,
+    stored password hashes ($6$..., sha1$...), log masks ([FILTERED]) and validation rules."""
+    return bool(_DUMMY.match(value) or _TYPE_NAME.match(value) or _NOT_A_VALUE.match(value))
 
 
 def is_same_as_username(value: str, ctx: Context) -> bool:
