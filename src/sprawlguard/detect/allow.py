@@ -53,7 +53,23 @@ def is_trivial(value: str, ctx: Context) -> bool:
     body = _PREFIX.sub("", core, count=1)
     if any(is_repeated(v) or is_sequential(v) for v in {core, body} if v):
         return True
-    return len(core) >= 12 and _longest_run(core) >= 10
+    return (len(core) >= 12 and _longest_run(core) >= 10) or _mostly_runs(core)
+
+
+def _mostly_runs(value: str) -> bool:
+    """At least 80% of the value sits in ascending/descending runs of 4+ (12345abcde)."""
+    if len(value) < 8:
+        return False
+    run = 1
+    total = 0
+    for a, b in zip(value, value[1:], strict=False):
+        if ord(b) - ord(a) in (1, -1) and a.isalnum() and b.isalnum():
+            run += 1
+        else:
+            total += run if run >= 4 else 0
+            run = 1
+    total += run if run >= 4 else 0
+    return total >= 0.8 * len(value)
 
 
 _VARREF = re.compile(
@@ -160,7 +176,8 @@ def is_not_secret_key(value: str, ctx: Context) -> bool:
     return bool(ctx.key and _NOT_SECRET_KEY.search(ctx.key.strip("\"' ")))
 
 
-_KEY_WORDS = re.compile(r"(?i)pass(?:wor)?d|passwd|secret|token|api[_-]?key|credential|username")
+_KEY_WORDS = re.compile(r"(?i)pass(?:wor)?d|passwd|secret|token|api[_-]?key|access[_-]?key|app[_-]?id|"
+                        r"credential|username|^my[_-]")
 
 
 def is_value_naming_key(value: str, ctx: Context) -> bool:
@@ -173,9 +190,13 @@ def is_value_naming_key(value: str, ctx: Context) -> bool:
 _PATH_LIKE = re.compile(r"^(?:~|\.{1,2})?(?:/[A-Za-z_.{}:-]+)+/?$|^[A-Za-z_-]+(?:/[A-Za-z_.-]+)+/?$")
 
 
+_PERMISSION = re.compile(r"^[a-z0-9-]{2,30}:[A-Z*][A-Za-z*]{2,80}$")
+
+
 def is_path_like(value: str, ctx: Context) -> bool:
-    """A file path or URL path made of words (/accounts/password/reset/), not random characters."""
-    return bool(_PATH_LIKE.match(value))
+    """A file path or URL path made of words (/accounts/password/reset/), or a permission name
+    (iam:CreateAccessKey), not random characters."""
+    return bool(_PATH_LIKE.match(value) or _PERMISSION.match(value))
 
 
 _DUMMY = re.compile(
