@@ -79,8 +79,22 @@ class Scanner:
             self.progress.stop()
         for problem in self.engine.problems:
             log.warning("%s", problem)
+        found = self._resolve(source, found)
         result.secrets = self._govern(found, stats)
         return result
+
+    def _resolve(self, source: Source, found: list[tuple[str, Match]]) -> list[tuple[str, Match]]:
+        """Optional source hook `resolve(matches) -> matches`, run once after matching.
+
+        Lets a source attach costly provenance only to what matched (git history maps matched blobs
+        to commits and paths). Allowlisted paths are dropped again once the paths are known.
+        """
+        resolve = getattr(source, "resolve", None)
+        if resolve is None or not found:
+            return found
+        resolved: list[Match] = resolve([m for _, m in found])
+        return [(fingerprint(m.secret, self.key), m) for m in resolved
+                if not is_path_allowed(m.location.path, self.allow_paths)]
 
     def _chunks(self, source: Source, result: ScanResult) -> Iterator[Chunk]:
         """The source's chunks, with per-item problems counted and allowlisted paths dropped."""

@@ -71,3 +71,68 @@ def scan_path(paths: tuple[Path, ...], include: tuple[str, ...], exclude: tuple[
 def scan_stdin(label: str, **kw: Any) -> int:
     """Scan standard input."""
     return run(lambda _settings: get_source("stdin")(label=label), kw)
+
+
+@scan.command("git")
+@click.argument("repo", required=False, default=".", type=click.Path(path_type=Path))
+@click.option("--branch", "branches", multiple=True, metavar="REF",
+              help="Only history reachable from REF (repeatable) [default: all refs, tags, stash].")
+@click.option("--since-commit", metavar="REF", help="Only commits after REF (REF itself excluded).")
+@click.option("--include-unreachable", is_flag=True,
+              help="Also objects no ref reaches: reflog, deleted branches, dangling blobs.")
+@click.option("--all-locations", is_flag=True,
+              help="One location per introducing commit instead of the first one and a count.")
+@click.option("--max-file-size", default=None, help=f"Skip larger blobs [default: {DEFAULT_MAX_FILE_SIZE}].")
+@scan_options
+@passes_kwargs
+def scan_git(repo: Path, branches: tuple[str, ...], since_commit: str | None,
+             include_unreachable: bool, all_locations: bool, max_file_size: str | None,
+             **kw: Any) -> int:
+    """Scan the full history of a local git repository (each unique blob once)."""
+
+    def factory(settings: Settings) -> Source:
+        size = parse_size(max_file_size or (str(settings.max_file_size) if settings.max_file_size
+                                            else DEFAULT_MAX_FILE_SIZE))
+        return get_source("git")(  # type: ignore[no-any-return]
+            repo=repo, branches=branches, since_commit=since_commit,
+            include_unreachable=include_unreachable, all_locations=all_locations,
+            max_file_bytes=size,
+        )
+
+    return run(factory, kw)
+
+
+ALLOW_HINT = (
+    "sprawlguard: commit blocked: secret(s) in staged changes:\n{where}\n"
+    "Remove the secret (and rotate it if it was real). If it is a false positive, either add a\n"
+    "`sprawlguard:allow` comment on that line, or record it in a baseline:\n"
+    "  sprawlguard scan staged --write-baseline .sprawlguard-baseline.json --fail-on never\n"
+    "and run the hook with `--baseline .sprawlguard-baseline.json --fail-on new`.\n"
+)
+
+
+@scan.command("staged")
+@click.argument("repo", required=False, default=".", type=click.Path(path_type=Path))
+@scan_options
+@passes_kwargs
+def scan_staged(repo: Path, **kw: Any) -> int:
+    """Scan only what is staged for the next commit (for pre-commit hooks); offline."""
+    import sys
+
+    from sprawlguard.cli.options import exit_code, report, scan_opts, settings_for, summarise
+    from sprawlguard.pipeline import build_scanner
+    from sprawlguard.sources.git import describe_findings
+
+    if kw["write_baseline"] is not None:
+        return run(lambda _settings: get_source("staged")(repo=repo), kw)
+    settings = settings_for(kw["config_file"])
+    scanner = build_scanner(scan_opts(settings, kw))
+    result = scanner.scan(get_source("staged")(repo=repo))
+    report(result, kw)
+    summarise(result, sys.stderr)
+    code = exit_code(result, kw["fail_on"])
+    if code == 1:
+        failing = result.failing(kw["fail_on"])
+        where = "\n".join(f"  {w}" for w in describe_findings(type(result)(failing, result.stats)))
+        sys.stderr.write(ALLOW_HINT.format(where=where))
+    return code

@@ -8,6 +8,8 @@ from typing import Any
 SOURCES: dict[str, str] = {
     "path": "sprawlguard.sources.files:FilesSource",
     "stdin": "sprawlguard.sources.files:StdinSource",
+    "git": "sprawlguard.sources.git:GitHistorySource",
+    "staged": "sprawlguard.sources.git:GitStagedSource",
 }
 
 

@@ -1,0 +1,404 @@
+"""Git history and staged changes.
+
+History (`GitHistorySource`) is scanned blob by blob, each unique blob once, from one streaming
+`git cat-file --batch` process (never one process per commit):
+
+- all refs (default, incl. tags, remotes and the stash) or `--branch` / `--since-commit`:
+  `git rev-list --objects --filter=object:type=blob REFS [^SINCE]` feeds `git cat-file --batch`
+  (rev-list order is close to pack order, and gives each blob a path for path-scoped rules);
+- `--include-unreachable`: `git cat-file --batch-all-objects --batch --unordered`, every object in
+  pack order, including blobs only reachable from the reflog or dangling after a deleted branch.
+
+Chunks carry the blob id in ``details["blob"]``. Provenance is attached after matching, and only for
+the blobs that matched: the pipeline calls `resolve(matches)`, which makes one
+`git log --raw --no-abbrev -c` pass over the commit graph (tree diffs only, no content) and maps each
+matched blob to the commits that introduced it; the oldest is ``first_commit``.
+
+Staged changes (`GitStagedSource`) come from one `git diff --cached -U0` process: only added lines,
+with their line numbers in the new file, read from the index (not the working tree).
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import io
+import subprocess
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import IO, Any
+
+from sprawlguard.errors import SourceError, UsageError
+from sprawlguard.model import Chunk, ItemError, Location, Match
+from sprawlguard.sources.base import Checkpoint
+from sprawlguard.sources.files import (
+    CHUNK_BYTES,
+    DEFAULT_MAX_FILE_BYTES,
+    SNIFF_BYTES,
+    _encoding_for,
+    is_binary,
+    read_chunks,
+)
+
+GIT = ("git", "-c", "core.quotePath=false", "-c", "diff.noprefix=false",
+       "-c", "diff.mnemonicPrefix=false", "-c", "color.ui=false")
+PIPE_BUFFER = 1 << 20
+_COPY_BYTES = 1 << 20
+_SEP = "\x1f"
+
+
+def _unquote(path: str) -> str:
+    """git's C-style quoting (`"a\\tb"`) of unusual paths, undone."""
+    if len(path) >= 2 and path[0] == '"' and path[-1] == '"':
+        raw = codecs.escape_decode(path[1:-1].encode("utf-8"))[0]
+        return raw.decode("utf-8", "replace")  # type: ignore[union-attr]
+    return path
+
+
+def _decode(data: bytes) -> str:
+    return data.decode(_encoding_for(data[:4]), errors="replace")
+
+
+@dataclass
+class _Intro:
+    """One commit that introduced a blob at a path."""
+
+    commit: str
+    path: str
+    time: int
+    order: int
+    author: str
+    date: str
+
+
+@dataclass
+class GitHistorySource:
+    """Every unique blob of a repository's history, once; provenance only for what matched."""
+
+    repo: Path = Path(".")
+    branches: Sequence[str] = ()
+    since_commit: str | None = None
+    include_unreachable: bool = False
+    all_locations: bool = False
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+    name: str = "git"
+    _commits: list[str] = field(default_factory=list, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        import git  # gitpython: repository plumbing only (lazy: `scan staged` never imports it)
+
+        try:
+            self._repo = git.Repo(self.repo, search_parent_directories=True)
+        except git.NoSuchPathError:
+            raise SourceError(f"{self.repo}: no such directory") from None
+        except git.InvalidGitRepositoryError:
+            raise SourceError(f"{self.repo}: not a git repository",
+                              hint="pass the path of a git work tree or bare repository") from None
+        self.git_dir = Path(self._repo.git_dir)
+        self._revs = [self._resolve_rev(b) for b in self.branches]
+        self._since = self._resolve_rev(self.since_commit) if self.since_commit else None
+
+    def _resolve_rev(self, rev: str) -> str:
+        import git
+
+        try:
+            return str(self._repo.rev_parse(rev).hexsha)
+        except (git.BadName, ValueError, git.GitCommandError):
+            raise UsageError(f"{rev}: unknown revision in {self.repo}",
+                             hint="use a branch, tag or commit id (see `git branch -a`)") from None
+
+    def _git(self, *args: str) -> list[str]:
+        return [*GIT, "--git-dir", str(self.git_dir), *args]
+
+    def _rev_args(self) -> list[str]:
+        revs = list(self._revs) if self._revs else ["--all"]
+        if self._since:
+            revs.append("^" + self._since)
+        return revs
+
+    # -- Source protocol ---------------------------------------------------------------------
+
+    def estimate(self) -> int | None:
+        """Roughly the unpacked size: packs hold deltas, text inflates several times over."""
+        out = subprocess.run(self._git("count-objects", "-v"), capture_output=True, text=True)
+        kib = dict(line.split(": ", 1) for line in out.stdout.splitlines() if ": " in line)
+        return (int(kib.get("size-pack", 0)) * 6 + int(kib.get("size", 0))) * 1024
+
+    def checkpoint(self) -> Checkpoint:
+        return {}
+
+    def chunks(self, resume: Checkpoint | None = None) -> Iterator[Chunk | ItemError]:
+        if self.include_unreachable:
+            yield from self._all_objects()
+        else:
+            yield from self._rev_list_objects()
+
+    # -- the hot path: one cat-file stream ---------------------------------------------------
+
+    def _all_objects(self) -> Iterator[Chunk | ItemError]:
+        cmd = self._git("cat-file", "--batch-all-objects", "--batch", "--unordered")
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, bufsize=PIPE_BUFFER)
+        assert proc.stdout is not None
+        try:
+            yield from self._read_batch(proc.stdout, {})
+        finally:
+            proc.kill()
+            proc.wait()
+
+    def _rev_list_objects(self) -> Iterator[Chunk | ItemError]:
+        rev_list = subprocess.Popen(
+            self._git("rev-list", "--objects", "--filter=object:type=blob", *self._rev_args()),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=PIPE_BUFFER)
+        cat = subprocess.Popen(self._git("cat-file", "--batch"), stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, bufsize=PIPE_BUFFER)
+        paths: dict[str, str] = {}
+        feeder = threading.Thread(target=self._feed, args=(rev_list.stdout, cat.stdin, paths),
+                                  daemon=True)
+        feeder.start()
+        assert cat.stdout is not None
+        try:
+            yield from self._read_batch(cat.stdout, paths)
+            feeder.join()
+            if rev_list.wait() != 0:
+                assert rev_list.stderr is not None
+                err = rev_list.stderr.read().decode("utf-8", "replace").strip()
+                yield ItemError(Location("git", f"git:{self.repo}"), f"git rev-list failed: {err}")
+        finally:
+            for p in (rev_list, cat):
+                p.kill()
+                p.wait()
+
+    @staticmethod
+    def _feed(src: IO[bytes] | None, dst: IO[bytes] | None, paths: dict[str, str]) -> None:
+        """rev-list -> cat-file: blob ids (with their path remembered); commits are dropped."""
+        assert src is not None and dst is not None
+        try:
+            for line in src:
+                sha, _, path = line.rstrip(b"\n").partition(b" ")
+                if not path:
+                    continue  # a commit (trees are filtered out)
+                paths[sha.decode()] = path.decode("utf-8", "replace")
+                dst.write(sha + b"\n")
+        except BrokenPipeError:  # pragma: no cover - the reader stopped early
+            return
+        finally:
+            with contextlib.suppress(BrokenPipeError):
+                dst.close()
+
+    def _read_batch(self, out: IO[bytes], paths: dict[str, str]) -> Iterator[Chunk | ItemError]:
+        readline, read = out.readline, out.read
+        while True:
+            header = readline()
+            if not header:
+                return
+            fields = header.split()
+            if len(fields) != 3:
+                continue  # "<id> missing"
+            sha_b, kind_b, size_b = fields
+            size = int(size_b)
+            sha = sha_b.decode()
+            if kind_b != b"blob":
+                if kind_b == b"commit":
+                    self._commits.append(sha)
+                read(size + 1)
+                continue
+            path = paths.pop(sha, None)
+            loc = Location(source="git", uri=f"git:blob:{sha}", path=path, details={"blob": sha})
+            if size > self.max_file_bytes:
+                left = size + 1
+                while left:
+                    left -= len(read(min(left, _COPY_BYTES)))
+                yield ItemError(loc, f"blob larger than {self.max_file_bytes} bytes", kind="too_large")
+                continue
+            data = read(size)
+            read(1)  # the newline after each object
+            if is_binary(data[:SNIFF_BYTES]):
+                yield ItemError(loc, "binary blob", kind="binary")
+            elif size <= CHUNK_BYTES:
+                if data:
+                    yield Chunk(text=_decode(data), location=loc)
+            else:
+                yield from read_chunks(io.BytesIO(data), loc, _encoding_for(data[:4]))
+
+    # -- provenance, after matching ------------------------------------------------------------
+
+    def resolve(self, matches: Sequence[Match]) -> list[Match]:
+        """Matches on blobs -> matches on commits (first introduction; or every one if asked).
+
+        Called by the pipeline once, after scanning, with the matches of this source only. Blobs
+        that no commit in the scanned range introduces (dangling blobs, or unreachable ones when
+        scanning refs) keep an empty commit and are reported as historic.
+        """
+        wanted = {m.location.details.get("blob", "") for m in matches} - {""}
+        if not wanted:
+            return list(matches)
+        intros = self._introductions(wanted)
+        head = self._head_blobs()
+        out: list[Match] = []
+        for m in matches:
+            blob = m.location.details.get("blob")
+            if not blob:
+                out.append(m)
+                continue
+            found = sorted(intros.get(blob, []), key=lambda i: (i.time, -i.order))
+            if not found:
+                details = {"blob": blob, "commit": "", "first_commit": "", "commits_count": "0",
+                           "historic": "true", "path": m.location.path or ""}
+                out.append(replace(m, location=replace(m.location, details=details)))
+                continue
+            first = found[0]
+            chosen = found if self.all_locations else [first]
+            for intro in chosen:
+                details = {
+                    "commit": intro.commit,
+                    "first_commit": first.commit,
+                    "author": intro.author,
+                    "date": intro.date,
+                    "path": intro.path,
+                    "commits_count": str(len(found) - 1),
+                    "historic": "false" if (blob, intro.path) in head else "true",
+                    "blob": blob,
+                }
+                loc = Location(source="git", uri=f"git:{intro.commit}:{intro.path}",
+                               path=intro.path, author=intro.author, when=intro.date,
+                               details=details)
+                out.append(replace(m, location=loc))
+        return out
+
+    def _introductions(self, wanted: set[str]) -> dict[str, list[_Intro]]:
+        """One `git log --raw` pass: for each wanted blob, the commits whose diff adds it."""
+        fmt = _SEP.join(["%x00%H", "%ct", "%an <%ae>", "%aI"])
+        args = ["log", "--raw", "--no-abbrev", "-c", "--no-renames", "--no-color",
+                f"--format={fmt}"]
+        stdin = None
+        if self.include_unreachable:
+            args += ["--all", "--reflog", "--stdin"]
+            stdin = "".join(c + "\n" for c in self._commits)
+        else:
+            args += self._rev_args()
+        proc = subprocess.Popen(self._git(*args), stdin=subprocess.PIPE if stdin else None,
+                                stdout=subprocess.PIPE, bufsize=PIPE_BUFFER)
+        if stdin:
+            assert proc.stdin is not None
+            threading.Thread(target=_write_close, args=(proc.stdin, stdin.encode()),
+                             daemon=True).start()
+        assert proc.stdout is not None
+        found: dict[str, list[_Intro]] = {}
+        seen: set[tuple[str, str, str]] = set()
+        commit = author = date = ""
+        ctime = order = 0
+        for raw in proc.stdout:
+            line = raw.decode("utf-8", "replace").rstrip("\n")
+            if line.startswith("\x00"):
+                commit, ct, author, date = line[1:].split(_SEP, 3)
+                ctime = int(ct)
+                order += 1
+            elif line.startswith(":"):
+                meta, _, path = line.partition("\t")
+                fields = meta.lstrip(":").split()
+                nparents = len(line) - len(line.lstrip(":"))
+                new = fields[2 * (nparents + 1) - 1] if len(fields) > 2 * nparents + 1 else ""
+                if new in wanted and (new, commit, path) not in seen:
+                    seen.add((new, commit, path))
+                    found.setdefault(new, []).append(
+                        _Intro(commit, _unquote(path), ctime, order, author, date))
+        proc.wait()
+        return found
+
+    def _head_blobs(self) -> set[tuple[str, str]]:
+        """(blob, path) pairs in HEAD's tree, to tell current exposures from historic ones."""
+        out = subprocess.run(self._git("ls-tree", "-r", "--full-tree", "HEAD"),
+                             capture_output=True)
+        pairs: set[tuple[str, str]] = set()
+        for raw in out.stdout.decode("utf-8", "replace").splitlines():
+            meta, _, path = raw.partition("\t")
+            parts = meta.split()
+            if len(parts) == 3 and parts[1] == "blob":
+                pairs.add((parts[2], _unquote(path)))
+        return pairs
+
+
+def _write_close(stream: IO[bytes], data: bytes) -> None:
+    try:
+        stream.write(data)
+        stream.close()
+    except BrokenPipeError:  # pragma: no cover
+        pass
+
+
+@dataclass
+class GitStagedSource:
+    """Only what is staged for the next commit: added lines from the index, with new line numbers."""
+
+    repo: Path = Path(".")
+    name: str = "staged"
+    _diff: bytes | None = field(default=None, init=False, repr=False)
+
+    def estimate(self) -> int | None:
+        return len(self._read_diff())
+
+    def checkpoint(self) -> Checkpoint:
+        return {}
+
+    def _read_diff(self) -> bytes:
+        if self._diff is None:
+            cmd = [*GIT, "-C", str(self.repo), "diff", "--cached", "-U0", "--no-color",
+                   "--no-ext-diff", "--no-textconv", "--diff-filter=ACMR", "--src-prefix=a/",
+                   "--dst-prefix=b/", "--ignore-submodules", "--"]
+            try:
+                proc = subprocess.run(cmd, capture_output=True)
+            except FileNotFoundError:
+                raise SourceError("git is not installed or not on PATH") from None
+            if proc.returncode != 0:
+                if not Path(self.repo).is_dir():
+                    raise SourceError(f"{self.repo}: no such directory")
+                err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+                if proc.returncode == 129 or any("not a git repository" in e.lower() for e in err):
+                    raise SourceError(f"{self.repo}: not a git repository",
+                                      hint="run `sprawlguard scan staged` inside a git work tree")
+                raise SourceError(f"git diff --cached failed: {err[-1] if err else proc.returncode}")
+            self._diff = proc.stdout
+        return self._diff
+
+    def chunks(self, resume: Checkpoint | None = None) -> Iterator[Chunk | ItemError]:
+        path = ""
+        start = 0
+        lines: list[str] = []
+
+        def flush() -> Iterator[Chunk]:
+            if lines and path:
+                loc = Location(source="staged", uri=f"staged:{path}", path=path,
+                               details={"staged": "true"})
+                yield Chunk(text="".join(lines), location=loc, first_line=start)
+            lines.clear()
+
+        for raw in io.BytesIO(self._read_diff()):
+            if raw.startswith(b"+") and not raw.startswith(b"+++ "):
+                lines.append(raw[1:].decode("utf-8", "replace"))
+            elif raw.startswith(b"@@ "):
+                yield from flush()
+                new = raw.split(b" ")[2]  # +c,d
+                start = int(new[1:].split(b",")[0])
+            elif raw.startswith(b"+++ "):
+                yield from flush()
+                target = _unquote(raw[4:].rstrip(b"\n").decode("utf-8", "replace"))
+                path = target[2:] if target.startswith("b/") else target
+            elif raw.startswith(b"diff --git "):
+                yield from flush()
+                path = ""
+            elif raw.startswith(b"Binary files "):
+                target = raw.rstrip(b"\n").rsplit(b" and ", 1)[-1].removesuffix(b" differ")
+                name = _unquote(target.decode("utf-8", "replace"))
+                name = name[2:] if name.startswith("b/") else name
+                yield ItemError(Location(source="staged", uri=f"staged:{name}", path=name),
+                                "binary file", kind="binary")
+        yield from flush()
+
+
+def describe_findings(result: Any, limit: int = 20) -> list[str]:
+    """`path:line (rule)` for each failing exposure, for the pre-commit failure message."""
+    out = [f"{e.location.path or e.location.uri}:{e.line} ({s.rule_id})"
+           for s in result.secrets for e in s.exposures]
+    return out[:limit]
