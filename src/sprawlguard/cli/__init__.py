@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "scan": "sprawlguard.cli.scan:scan",
     "rules": "sprawlguard.cli.rules:rules",
     "baseline": "sprawlguard.cli.baseline:baseline",
+    "inventory": "sprawlguard.cli.inventory:inventory",
 }
 
 

@@ -16,6 +16,7 @@ from sprawlguard.model import FAIL_ON, ScanResult
 from sprawlguard.pipeline import Scanner, ScanOptions, build_scanner
 from sprawlguard.report import FORMATTERS, get_formatter
 from sprawlguard.sources.base import Source
+from sprawlguard.store.inventory import SUPPRESSED, Inventory
 
 _SCAN_OPTIONS: list[Callable[[Any], Any]] = [
     click.option("-f", "--format", "fmt", type=click.Choice(sorted(FORMATTERS)), default="terminal",
@@ -40,6 +41,11 @@ _SCAN_OPTIONS: list[Callable[[Any], Any]] = [
     click.option("--write-baseline", type=click.Path(dir_okay=False, path_type=Path),
                  help="Write every finding of this scan to a baseline file."),
     click.option("--show-secrets", is_flag=True, help="Print raw secret values (never the default)."),
+    click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path),
+                 help="Inventory database [default: inventory.sqlite3 in the data directory]."),
+    click.option("--no-db", is_flag=True, help="Do not read or write the inventory."),
+    click.option("--store-values", is_flag=True,
+                 help="Also store raw secret values in the inventory (never the default)."),
     click.option("--no-verify", is_flag=True, help="Do not contact issuers (verification is opt-in)."),
     click.option("-j", "--jobs", type=click.IntRange(0, 256), default=0,
                  help="Worker processes for large scans [default: 0 = one per core]."),
@@ -80,14 +86,33 @@ def scan_opts(settings: Settings, kw: dict[str, Any]) -> ScanOptions:
 
 
 def exit_code(result: ScanResult, fail_on: str) -> int:
-    """130 interrupted > 3 scan errors > 1 findings failing the policy > 0."""
+    """130 interrupted > 3 scan errors > 1 findings failing the policy > 0.
+
+    Secrets triaged in the inventory as false_positive or accepted_risk never fail the policy.
+    """
     if result.interrupted:
         return int(ExitCode.INTERRUPTED)
     if result.errors:
         return int(ExitCode.SCAN_ERROR)
-    if result.failing(fail_on):
+    if any(s.status not in SUPPRESSED for s in result.failing(fail_on)):
         return int(ExitCode.FINDINGS)
     return int(ExitCode.OK)
+
+
+def open_inventory(kw: dict[str, Any]) -> Inventory | None:
+    """The inventory the options ask for, or None with --no-db."""
+    if kw.get("no_db"):
+        if kw.get("db_path") is not None:
+            raise UsageError("--db and --no-db cannot be combined")
+        return None
+    return Inventory(kw.get("db_path"), store_values=bool(kw.get("store_values")))
+
+
+def source_label(source: Source) -> str:
+    """A short description of what was scanned, for the scans table (no text from the scan)."""
+    paths = getattr(source, "paths", None) or [getattr(source, "repo", None) or getattr(source, "label", None)]
+    where = ", ".join(str(p) for p in paths if p)
+    return f"{getattr(source, 'name', 'source')}:{where}" if where else str(getattr(source, "name", "source"))
 
 
 def report(result: ScanResult, kw: dict[str, Any]) -> None:
@@ -117,7 +142,20 @@ def run(source_factory: Callable[[Settings], Source], kw: dict[str, Any]) -> int
     settings = settings_for(kw["config_file"])
     scanner: Scanner = build_scanner(scan_opts(settings, kw))
     source = source_factory(settings)
-    result = scanner.scan(source)
+    inventory = open_inventory(kw)
+    try:
+        scan_id = inventory.begin_scan(source_label(source)) if inventory else 0
+        try:
+            result = scanner.scan(source)
+        except BaseException:
+            if inventory is not None:
+                inventory.fail_scan(scan_id)
+            raise
+        if inventory is not None:
+            result.secrets = inventory.record(scan_id, result, keep_new=scanner.baseline is not None)
+    finally:
+        if inventory is not None:
+            inventory.close()
     report(result, kw)
     if kw["write_baseline"] is not None:
         from sprawlguard.store.baseline import Baseline, load_baseline, write_baseline

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
+from datetime import datetime
 
 from sprawlguard.detect.rules import Rule
+from sprawlguard.govern import owasp
+from sprawlguard.govern.remediation import age_days, owner_hints, remediate
 from sprawlguard.model import Confidence, Exposure, Match, Secret, Verdict, VerdictStatus
 from sprawlguard.redact import redact
 
@@ -22,19 +25,39 @@ _VERDICT_WEIGHT = {VerdictStatus.LIVE: 40, VerdictStatus.UNKNOWN: 10, VerdictSta
                    VerdictStatus.DEAD: -30}
 
 
-def risk_score(secret: Secret) -> int:
-    """0-100: how urgently a person should act; orders reports (higher first)."""
+def risk_score(secret: Secret, now: datetime | None = None) -> int:
+    """0-100: how urgently a person should act; orders reports (higher first).
+
+    A plain sum, clamped to 0-100:
+    - confidence of the best match: high 30, medium 15, low 5;
+    - NHI kind (`_KIND_WEIGHT`): 30 for service-account keys down to 5 for session tokens;
+    - breadth: +3 per extra place (item) up to +15, +5 per extra source system;
+    - liveness: live +40, unknown/skipped +10, dead -30, not checked 0;
+    - age (days since first seen, from the inventory or the commit date): +5 from 7 days, +10 from 90.
+    """
     score = _CONF_WEIGHT[secret.confidence] + _KIND_WEIGHT.get(secret.nhi_kind, 5)
     places = {e.location.uri for e in secret.exposures}
     systems = {e.location.source for e in secret.exposures}
-    score += min(15, 3 * (len(places) - 1)) + 5 * (len(systems) - 1)
+    score += min(15, 3 * (len(places) - 1)) + 5 * max(0, len(systems) - 1)
     if secret.verdict is not None:
         score += _VERDICT_WEIGHT[secret.verdict.status]
+    age = age_days(secret.first_seen, now)
+    if age is not None:
+        score += 10 if age >= 90 else 5 if age >= 7 else 0
     return max(0, min(100, score))
 
 
-def _owner_hints(exposures: Iterable[Exposure]) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(e.location.author for e in exposures if e.location.author))
+def govern(secret: Secret, now: datetime | None = None) -> Secret:
+    """Fill the derived fields (owner hints, OWASP ids, remediation, risk) from the secret's facts."""
+    s = replace(secret, owner_hints=tuple(dict.fromkeys((*secret.owner_hints, *owner_hints(secret.exposures)))))
+    s = replace(s, owasp_nhi=owasp.infer(s))
+    s = replace(s, remediation=remediate(s, now))
+    return replace(s, risk=risk_score(s, now))
+
+
+def by_risk(secrets: Iterable[Secret]) -> list[Secret]:
+    """Highest risk first; stable tie-break on rule and fingerprint."""
+    return sorted(secrets, key=lambda s: (-s.risk, s.rule_id, s.fingerprint))
 
 
 def _best(matches: list[Match], rules: Mapping[str, Rule]) -> Match:
@@ -70,9 +93,8 @@ def classify(
             nhi_kind=rule.nhi_kind, preview=redact(best.secret), confidence=best.confidence,
             exposures=exposures, owasp_nhi=rule.owasp_nhi, remediation=dict(rule.remediation),
             verdict=(verdicts or {}).get(fp), first_seen=whens[0] if whens else None,
-            last_seen=whens[-1] if whens else None, owner_hints=_owner_hints(exposures),
+            last_seen=whens[-1] if whens else None,
             value=best.secret, parts=dict(best.parts),
         )
-        secrets.append(replace(secret, risk=risk_score(secret)))
-    secrets.sort(key=lambda s: (-s.risk, s.rule_id, s.fingerprint))
-    return secrets
+        secrets.append(govern(secret))
+    return by_risk(secrets)

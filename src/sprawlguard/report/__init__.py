@@ -10,6 +10,7 @@ FORMATTERS: dict[str, str] = {
     "json": "sprawlguard.report.json:JsonFormatter",
     "jsonl": "sprawlguard.report.json:JsonlFormatter",
     "sarif": "sprawlguard.report.sarif:SarifFormatter",
+    "html": "sprawlguard.report.html:HtmlFormatter",
 }
 
 
