@@ -29,17 +29,14 @@ def test_every_planted_secret_is_found_at_its_location(planted_tree, cli) -> Non
     missing = []
     for p in planted:
         spots = found.get((p.path, p.rule_id), set())
-        if not spots or (p.line is not None and (p.line, p.column) not in spots):
+        expected = {(p.line, p.column), *p.others}  # a value written twice may match at either place
+        if not spots or (p.line is not None and not expected & spots):
             missing.append(f"{p.rule_id} in {p.path} at {p.line}:{p.column}, got {sorted(spots)}")
     assert missing == []
     for p in planted:  # and no raw secret in the report
         assert p.secret not in res.out
 
 
-@pytest.mark.xfail(
-    not any(r.issuer != "generic" for r in load_rules()), strict=True,
-    reason="issue 2 is open: the issuer-specific rule files have not landed yet",
-)
 def test_planted_tree_covers_many_issuer_families(planted_tree) -> None:
     families = {p.rule_id.split(".")[1] for p in planted_tree[1]}
     assert len(families) >= 40  # many issuers, not one rule planted many times

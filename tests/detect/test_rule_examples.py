@@ -26,13 +26,6 @@ def test_every_rule_has_examples_both_ways() -> None:
         assert {"revoke", "replace_with", "docs"} <= set(rule.remediation), rule.id
 
 
-PENDING = pytest.mark.xfail(
-    not any(r.issuer != "generic" for r in RULES), strict=True,
-    reason="issue 2 is open: the issuer-specific rule files have not landed yet",
-)
-
-
-@PENDING
 def test_at_least_150_issuer_specific_rules() -> None:
     specific = [r for r in RULES if r.issuer != "generic"]
     assert len(specific) >= 150, len(specific)
