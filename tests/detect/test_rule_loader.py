@@ -90,3 +90,11 @@ def test_rules_check_reports_a_failing_example(tmp_path: Path, cli) -> None:
     ok.mkdir()
     write(ok, GOOD)
     assert cli("rules", "check", str(ok)).code == 0
+
+
+@pytest.mark.parametrize("bad", ["/etc/datadog-agent/datadog.yaml", "../outside.yaml", "a/../../b.yaml"])
+def test_example_paths_must_stay_relative(tmp_path: Path, bad: str) -> None:
+    """Example paths become files in the fixture tree; an absolute or '..' path would escape it."""
+    text = GOOD.replace("        secret: 'acme_{{gen:lowernum:20}}'", f"        secret: 'acme_{{{{gen:lowernum:20}}}}'\n        path: '{bad}'")
+    with pytest.raises(RuleError, match="relative"):
+        load_file(write(tmp_path, text))

@@ -119,6 +119,10 @@ def _example(raw: Any, origin: str, rid: str) -> Example:
     unknown = set(raw) - {"text", "secret", "parts", "path"}
     if unknown:
         raise _fail(origin, rid, "examples", f"unknown keys {sorted(unknown)}")
+    path = raw.get("path")
+    if path is not None and (str(path).startswith(("/", "\\")) or ".." in str(path).replace("\\", "/").split("/")
+                             or ":" in str(path)):
+        raise _fail(origin, rid, "examples", f"path {path!r} must be relative, without '..'")
     parts = raw.get("parts") or {}
     if not isinstance(parts, dict):
         raise _fail(origin, rid, "examples", "parts must be a mapping")
