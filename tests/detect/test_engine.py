@@ -15,62 +15,12 @@ from sprawlguard.detect.rules import load_file
 from sprawlguard.model import Chunk, Confidence, Location
 from tests.conftest import fake
 
-RULES_YAML = """
-rules:
-  - id: t.acme.key
-    name: Acme key
-    issuer: acme
-    nhi_kind: static_api_key
-    confidence: high
-    keywords: [acme_]
-    pattern: '(?<![A-Za-z0-9_])(?P<secret>acme_[A-Za-z0-9]{24})(?![A-Za-z0-9_])'
-    examples: [{text: '{{secret}}', secret: 'acme_{{gen:alnum:24}}'}]
-    negative_examples: ['acme_1']
-    owasp_nhi: [NHI2]
-    remediation: {revoke: r, replace_with: w, docs: 'https://acme.example'}
-  - id: t.acme.weak
-    name: Acme weak
-    issuer: acme
-    nhi_kind: static_api_key
-    confidence: low
-    keywords: [weak_]
-    pattern: '(?P<secret>weak_[a-z]{10})'
-    examples: [{text: '{{secret}}', secret: 'weak_{{gen:lower:10}}'}]
-    negative_examples: ['weak_1']
-    owasp_nhi: [NHI2]
-    remediation: {revoke: r, replace_with: w, docs: 'https://acme.example'}
-  - id: t.ghp
-    name: GitHub PAT
-    issuer: github
-    nhi_kind: personal_access_token
-    confidence: high
-    keywords: [ghp_]
-    checksum: github
-    pattern: '(?P<secret>ghp_[A-Za-z0-9]{36})(?![A-Za-z0-9])'
-    examples: [{text: '{{secret}}', secret: 'ghp_{{gen:alnum:30}}{{checksum:github}}'}]
-    negative_examples: ['ghp_1']
-    owasp_nhi: [NHI2]
-    remediation: {revoke: r, replace_with: w, docs: 'https://github.com'}
-  - id: t.aws.secret
-    name: AWS secret
-    issuer: aws
-    nhi_kind: static_api_key
-    confidence: high
-    keywords: [secret]
-    pattern: '(?i)secret\\w{0,10}\\s{0,3}=\\s{0,3}(?P<secret>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+])'
-    pair: {name: key_id, pattern: '(?P<key_id>AKIA[A-Z2-7]{16})', within_lines: 2}
-    examples: [{text: "AKIA{{gen:[A-Z2-7]:16}}\\nsecret={{secret}}", secret: '{{gen:base64:40}}'}]
-    negative_examples: ['secret=x']
-    owasp_nhi: [NHI2]
-    remediation: {revoke: r, replace_with: w, docs: 'https://aws.amazon.com'}
-"""
+RULES_FILE = Path(__file__).parent.parent / "data" / "rules" / "acme.yaml"  # shared with the CLI tests
 
 
 @pytest.fixture(scope="module")
-def rules(tmp_path_factory: pytest.TempPathFactory):
-    p = tmp_path_factory.mktemp("rules") / "t.yaml"
-    p.write_text(RULES_YAML)
-    return load_file(p)
+def rules():
+    return load_file(RULES_FILE)
 
 
 def scan(rules, text: str, path: str = "f.txt", **opts) -> list:
