@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -19,12 +20,16 @@ from sprawlguard.govern.classify import classify
 from sprawlguard.govern.fingerprint import fingerprint, load_key
 from sprawlguard.model import Chunk, Confidence, ItemError, Match, ScanResult, ScanStats, Secret
 from sprawlguard.progress import Progress, SilentProgress, make_progress
-from sprawlguard.sources.base import Source
+from sprawlguard.sources.base import Checkpoint, Source
 from sprawlguard.store.baseline import Baseline, load_baseline
 
 log = logging.getLogger(__name__)
 
 PARALLEL_MIN_BYTES = 8 << 20  # below this, starting worker processes costs more than it saves
+FLUSH_EVERY = 30.0  # seconds between intermediate commits of an incremental scan
+
+# Called with the secrets found so far and the source's checkpoint, so an interrupted scan resumes there.
+Flush = Callable[[ScanResult, Checkpoint], None]
 
 
 @dataclass
@@ -43,8 +48,14 @@ class Scanner:
     def rules(self) -> Mapping[str, Rule]:
         return {r.id: r for r in self.engine.rules}
 
-    def scan(self, source: Source) -> ScanResult:
-        """Scan everything the source yields; Ctrl-C stops early and keeps what was found."""
+    def scan(self, source: Source, resume: Checkpoint | None = None, flush: Flush | None = None,
+             flush_every: float = FLUSH_EVERY) -> ScanResult:
+        """Scan everything the source yields; Ctrl-C stops early and keeps what was found.
+
+        `resume` is the checkpoint an earlier run stored for this source. With `flush`, every
+        `flush_every` seconds the secrets found so far and `source.checkpoint()` are handed over
+        (between chunks, so the checkpoint never claims a chunk that was not scanned).
+        """
         stats = ScanStats()
         result = ScanResult(secrets=[], stats=stats)
         found: list[tuple[str, Match]] = []
@@ -53,8 +64,9 @@ class Scanner:
         self.progress.start(estimate)
         jobs = self.jobs if estimate is not None and estimate >= PARALLEL_MIN_BYTES else 1
         last_uri = None
+        last_flush = time.monotonic()
         try:
-            for chunk, matches in self._matches(source, result, jobs):
+            for chunk, matches in self._matches(source, result, jobs, resume):
                 if chunk.location.uri != last_uri:
                     stats.files += 1
                     self.progress.advance(0, files=1)
@@ -73,6 +85,10 @@ class Scanner:
                     if key not in seen:
                         seen.add(key)
                         found.append((fp, m))
+                if flush is not None and time.monotonic() - last_flush >= flush_every:
+                    flush(ScanResult(self._govern(list(found), stats), stats, list(result.errors)),
+                          source.checkpoint())
+                    last_flush = time.monotonic()
         except KeyboardInterrupt:
             result.interrupted = True
         finally:
@@ -96,9 +112,9 @@ class Scanner:
         return [(fingerprint(m.secret, self.key), m) for m in resolved
                 if not is_path_allowed(m.location.path, self.allow_paths)]
 
-    def _chunks(self, source: Source, result: ScanResult) -> Iterator[Chunk]:
+    def _chunks(self, source: Source, result: ScanResult, resume: Checkpoint | None) -> Iterator[Chunk]:
         """The source's chunks, with per-item problems counted and allowlisted paths dropped."""
-        for item in source.chunks(None):
+        for item in source.chunks(resume):
             if isinstance(item, ItemError):
                 self._count_problem(item, result)
             elif is_path_allowed(item.location.path, self.allow_paths):
@@ -107,10 +123,10 @@ class Scanner:
                 yield item
 
     def _matches(
-        self, source: Source, result: ScanResult, jobs: int
+        self, source: Source, result: ScanResult, jobs: int, resume: Checkpoint | None = None
     ) -> Iterator[tuple[Chunk, list[Match]]]:
         """(chunk, matches) in source order; on several cores when `jobs` > 1."""
-        chunks = self._chunks(source, result)
+        chunks = self._chunks(source, result, resume)
         if jobs <= 1:
             for chunk in chunks:
                 yield chunk, self.engine.scan(chunk)

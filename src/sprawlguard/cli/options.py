@@ -15,7 +15,7 @@ from sprawlguard.errors import ExitCode, UsageError
 from sprawlguard.model import FAIL_ON, ScanResult
 from sprawlguard.pipeline import Scanner, ScanOptions, build_scanner
 from sprawlguard.report import FORMATTERS, get_formatter
-from sprawlguard.sources.base import Source
+from sprawlguard.sources.base import Checkpoint, Source
 from sprawlguard.store.inventory import SUPPRESSED, Inventory
 
 _SCAN_OPTIONS: list[Callable[[Any], Any]] = [
@@ -145,14 +145,25 @@ def run(source_factory: Callable[[Settings], Source], kw: dict[str, Any]) -> int
     inventory = open_inventory(kw)
     try:
         scan_id = inventory.begin_scan(source_label(source)) if inventory else 0
+        # Incremental sources (checkpoint_key set) resume from the inventory's checkpoint and
+        # commit their position with their secrets, periodically and at the end.
+        key: str | None = getattr(source, "checkpoint_key", None) if inventory is not None else None
+        resume = inventory.get_checkpoint(key) if inventory is not None and key else None
+        keep_new = scanner.baseline is not None
+
+        def flush(partial: ScanResult, state: Checkpoint) -> None:
+            assert inventory is not None and key
+            inventory.record(scan_id, partial, keep_new=keep_new, checkpoint=(key, state), final=False)
+
         try:
-            result = scanner.scan(source)
+            result = scanner.scan(source, resume=resume, flush=flush if key else None)
         except BaseException:
             if inventory is not None:
                 inventory.fail_scan(scan_id)
             raise
         if inventory is not None:
-            result.secrets = inventory.record(scan_id, result, keep_new=scanner.baseline is not None)
+            result.secrets = inventory.record(scan_id, result, keep_new=keep_new,
+                                              checkpoint=(key, source.checkpoint()) if key else None)
     finally:
         if inventory is not None:
             inventory.close()

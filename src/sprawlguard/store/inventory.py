@@ -116,8 +116,15 @@ def _m2_status_history(db: sqlite3.Connection) -> None:
     """)
 
 
+def _m3_reported_in(db: sqlite3.Connection) -> None:
+    # The finished scan that first reported a secret; NULL while only intermediate commits of a
+    # running (or crashed) incremental scan hold it, so it is still "new" when a scan reports it.
+    _script(db, "ALTER TABLE secrets ADD COLUMN reported_in INTEGER;"
+                "UPDATE secrets SET reported_in = 0;")
+
+
 #: Migration i+1 brings a database from user_version i to i+1. Append only; never edit one.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m1_initial, _m2_status_history]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m1_initial, _m2_status_history, _m3_reported_in]
 
 
 def _stats_json(stats: ScanStats) -> str:
@@ -185,20 +192,27 @@ class Inventory:
         cur = self.db.execute("INSERT INTO scans (started, source) VALUES (?, ?)", (_now(), source))
         return int(cur.lastrowid or 0)
 
-    def record(self, scan_id: int, result: ScanResult, keep_new: bool = False) -> list[Secret]:
+    def record(self, scan_id: int, result: ScanResult, keep_new: bool = False,
+               checkpoint: tuple[str, dict[str, Any]] | None = None, final: bool = True) -> list[Secret]:
         """Merge a scan's secrets in one transaction; returns them with inventory state applied.
 
         Each returned secret has `status`, `first_seen` and `last_seen` from the inventory and
         `new` = not in the inventory before this scan (unless `keep_new`: a baseline decided).
+        `checkpoint` (source key, state) is stored in the same transaction, so the secrets and the
+        position they were found up to never disagree. `final=False` is an intermediate commit
+        of a long incremental scan (the scan stays `running`).
         On any failure (or Ctrl-C) the transaction is rolled back and the scan marked `failed`.
         """
         now = _now()
         self.db.execute("BEGIN IMMEDIATE")
         try:
-            out = [self._merge_secret(s, now, keep_new) for s in result.secrets]
-            status = "interrupted" if result.interrupted else ("error" if result.errors else "complete")
-            self.db.execute("UPDATE scans SET finished = ?, stats = ?, status = ? WHERE id = ?",
-                            (now, _stats_json(result.stats), status, scan_id))
+            out = [self._merge_secret(s, now, keep_new, scan_id if final else None) for s in result.secrets]
+            if checkpoint is not None:
+                self.put_checkpoint(*checkpoint)
+            if final:
+                status = "interrupted" if result.interrupted else ("error" if result.errors else "complete")
+                self.db.execute("UPDATE scans SET finished = ?, stats = ?, status = ? WHERE id = ?",
+                                (now, _stats_json(result.stats), status, scan_id))
             self.db.execute("COMMIT")
         except BaseException:
             self.db.execute("ROLLBACK")
@@ -211,9 +225,10 @@ class Inventory:
         self.db.execute("UPDATE scans SET finished = ?, status = 'failed' WHERE id = ? AND status = 'running'",
                         (_now(), scan_id))
 
-    def _merge_secret(self, s: Secret, now: str, keep_new: bool) -> Secret:
-        row = self.db.execute("SELECT status, first_seen FROM secrets WHERE fingerprint = ?",
+    def _merge_secret(self, s: Secret, now: str, keep_new: bool, scan_id: int | None) -> Secret:
+        row = self.db.execute("SELECT status, first_seen, reported_in FROM secrets WHERE fingerprint = ?",
                               (s.fingerprint,)).fetchone()
+        is_new = row is None or row["reported_in"] is None or row["reported_in"] == scan_id
         first = _earliest(row["first_seen"] if row else None, s.first_seen, now)
         s = govern(replace(s, first_seen=first))  # age (and so risk) now counts from the inventory
         value = s.value if self.store_values else None
@@ -232,12 +247,15 @@ class Inventory:
              first, now, json.dumps(list(s.owner_hints)), json.dumps(list(s.owasp_nhi)),
              json.dumps(dict(s.remediation), sort_keys=True), s.risk, value),
         )
+        if scan_id is not None:
+            self.db.execute("UPDATE secrets SET reported_in = ? WHERE fingerprint = ? AND reported_in IS NULL",
+                            (scan_id, s.fingerprint))
         exposures = tuple(self._put_exposure(e, now) for e in s.exposures)
         if s.verdict is not None:
             self._put_verdict(s.fingerprint, s.verdict, now)
         return replace(s, exposures=exposures, first_seen=first, last_seen=now,
                        status=row["status"] if row else "open",
-                       new=s.new if keep_new else row is None)
+                       new=s.new if keep_new else is_new)
 
     def _put_exposure(self, e: Exposure, now: str) -> Exposure:
         loc = e.location
