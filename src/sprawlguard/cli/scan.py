@@ -26,7 +26,18 @@ def parse_size(text: str) -> int:
     return int(num) * _UNITS[unit]
 
 
-@click.group()
+#: Network sources' subcommands live in their own modules, imported only when used, so the
+#: pre-commit path (`scan staged`, `scan path`) never imports slack-sdk, atlassian or requests.
+SCAN_COMMANDS: dict[str, str] = {}
+
+
+def _lazy_group() -> type[click.Group]:
+    from sprawlguard.cli import LazyGroup
+
+    return LazyGroup
+
+
+@click.group(cls=_lazy_group(), lazy=SCAN_COMMANDS)
 def scan() -> None:
     """Scan a source for secrets."""
 
