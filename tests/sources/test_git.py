@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import itertools
 import os
 import subprocess
@@ -212,3 +213,41 @@ def test_staged_first_commit_rename_and_clean(cli, tmp_path: Path) -> None:
     git(r, "commit", "-q", "-m", "x", "--no-verify")
     git(r, "mv", "a.txt", "b.txt")  # a pure rename adds no lines
     assert cli("scan", "staged", str(r), *RULES).code == 0
+
+
+def test_pre_push_scans_only_commits_not_on_the_remote(cli, repo: Path, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    pushed, new = fake("acme_{{gen:alnum:24}}", 30), fake("acme_{{gen:alnum:24}}", 31)
+    c_old = commit(repo, {"old.txt": f"{pushed}\n"}, "already pushed")
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", str(remote))
+    git(repo, "remote", "add", "origin", str(remote))
+    git(repo, "push", "-q", "origin", "main")
+    c_new = commit(repo, {"new.txt": f"{new}\n"}, "not pushed yet")
+    monkeypatch.delenv("PRE_COMMIT_TO_REF", raising=False)
+    monkeypatch.delenv("PRE_COMMIT_FROM_REF", raising=False)
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+
+    # No stdin (an interactive run): HEAD minus every remote-tracking branch.
+    _, out = findings(cli, "git", str(repo), "--pre-push")
+    assert {loc["commit"] for loc in locs(out)} == {c_new}
+
+    # pre-commit's pre-push stage passes the pushed range in the environment.
+    git(repo, "update-ref", "-d", "refs/remotes/origin/main")  # so only the range can exclude it
+    monkeypatch.setenv("PRE_COMMIT_FROM_REF", c_old)
+    monkeypatch.setenv("PRE_COMMIT_TO_REF", c_new)
+    _, out = findings(cli, "git", str(repo), "--pre-push")
+    assert {loc["commit"] for loc in locs(out)} == {c_new}
+
+
+def test_pre_push_reads_git_hook_stdin(repo: Path, tmp_path: Path) -> None:
+    from sprawlguard.sources.git import ZERO_SHA, pre_push_revs
+
+    line = f"refs/heads/main {'a' * 40} refs/heads/main {'b' * 40}\n"
+    delete = f"(delete) {ZERO_SHA} refs/heads/gone {'c' * 40}\n"
+    new_branch = f"refs/heads/topic {'d' * 40} refs/heads/topic {ZERO_SHA}\n"
+    assert pre_push_revs(line + delete + new_branch, {}) == (["a" * 40, "d" * 40], ["b" * 40])
+    assert pre_push_revs(delete, {}) == ([], [])
+    assert pre_push_revs("", {}) == (["HEAD"], [])
+    env = {"PRE_COMMIT_TO_REF": "x", "PRE_COMMIT_FROM_REF": ZERO_SHA}
+    assert pre_push_revs(line, env) == (["x"], [])

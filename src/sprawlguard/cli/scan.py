@@ -55,24 +55,28 @@ def scan_path(paths: tuple[Path, ...], include: tuple[str, ...], exclude: tuple[
               gitignore: bool | None, max_file_size: str | None, follow_symlinks: bool,
               **kw: Any) -> int:
     """Scan files and directories (`-` reads standard input)."""
+    return run(lambda settings: path_source(settings, paths, include, exclude, gitignore, max_file_size,
+                                            follow_symlinks), kw)
 
-    def factory(settings: Settings) -> Source:
-        if paths == (Path("-"),):
-            return get_source("stdin")()  # type: ignore[no-any-return]
-        if Path("-") in paths:
-            raise click.UsageError("'-' (stdin) cannot be combined with paths")
-        size = parse_size(max_file_size or (str(settings.max_file_size) if settings.max_file_size
-                                            else DEFAULT_MAX_FILE_SIZE))
-        return get_source("path")(  # type: ignore[no-any-return]
-            paths=paths,
-            include=tuple(settings.include) + include,
-            exclude=tuple(settings.exclude) + exclude,
-            gitignore=bool(gitignore if gitignore is not None else settings.gitignore),
-            max_file_bytes=size,
-            follow_symlinks=follow_symlinks,
-        )
 
-    return run(factory, kw)
+def path_source(settings: Settings, paths: tuple[Path, ...], include: tuple[str, ...] = (),
+                exclude: tuple[str, ...] = (), gitignore: bool | None = None,
+                max_file_size: str | None = None, follow_symlinks: bool = False) -> Source:
+    """The files source for PATHS, merged with the settings file (`-` alone is stdin)."""
+    if paths == (Path("-"),):
+        return get_source("stdin")()  # type: ignore[no-any-return]
+    if Path("-") in paths:
+        raise click.UsageError("'-' (stdin) cannot be combined with paths")
+    size = parse_size(max_file_size or (str(settings.max_file_size) if settings.max_file_size
+                                        else DEFAULT_MAX_FILE_SIZE))
+    return get_source("path")(  # type: ignore[no-any-return]
+        paths=paths,
+        include=tuple(settings.include) + include,
+        exclude=tuple(settings.exclude) + exclude,
+        gitignore=bool(gitignore if gitignore is not None else settings.gitignore),
+        max_file_bytes=size,
+        follow_symlinks=follow_symlinks,
+    )
 
 
 @scan.command("stdin")
@@ -94,12 +98,31 @@ def scan_stdin(label: str, **kw: Any) -> int:
 @click.option("--all-locations", is_flag=True,
               help="One location per introducing commit instead of the first one and a count.")
 @click.option("--max-file-size", default=None, help=f"Skip larger blobs [default: {DEFAULT_MAX_FILE_SIZE}].")
+@click.option("--pre-push", is_flag=True,
+              help="Only commits being pushed (git pre-push stdin or pre-commit's refs; else HEAD "
+                   "minus every remote-tracking branch).")
 @scan_options
 @passes_kwargs
 def scan_git(repo: Path, branches: tuple[str, ...], since_commit: str | None,
              include_unreachable: bool, all_locations: bool, max_file_size: str | None,
-             **kw: Any) -> int:
+             pre_push: bool, **kw: Any) -> int:
     """Scan the full history of a local git repository (each unique blob once)."""
+    exclude: list[str] = []
+    if pre_push:
+        import os
+        import sys
+
+        from sprawlguard.sources.git import pre_push_revs
+
+        if branches or include_unreachable:
+            raise click.UsageError("--pre-push cannot be combined with --branch or --include-unreachable")
+        # git's pre-push hook pipes the pushed refs; pre-commit passes them in the environment.
+        piped = ("" if "PRE_COMMIT_TO_REF" in os.environ or sys.stdin is None or sys.stdin.isatty()
+                 else sys.stdin.read())
+        revs, exclude = pre_push_revs(piped, dict(os.environ))
+        if not revs:
+            return 0  # only branch deletions: nothing is pushed
+        branches = tuple(revs)
 
     def factory(settings: Settings) -> Source:
         size = parse_size(max_file_size or (str(settings.max_file_size) if settings.max_file_size
@@ -107,7 +130,7 @@ def scan_git(repo: Path, branches: tuple[str, ...], since_commit: str | None,
         return get_source("git")(  # type: ignore[no-any-return]
             repo=repo, branches=branches, since_commit=since_commit,
             include_unreachable=include_unreachable, all_locations=all_locations,
-            max_file_bytes=size,
+            max_file_bytes=size, exclude=tuple(exclude), not_on_remotes=pre_push,
         )
 
     return run(factory, kw)

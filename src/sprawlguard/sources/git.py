@@ -83,6 +83,8 @@ class GitHistorySource:
     include_unreachable: bool = False
     all_locations: bool = False
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+    exclude: Sequence[str] = ()  # revisions whose history is left out (already pushed)
+    not_on_remotes: bool = False  # leave out commits any remote-tracking branch has
     name: str = "git"
     _commits: list[str] = field(default_factory=list, init=False, repr=False)
 
@@ -99,6 +101,7 @@ class GitHistorySource:
         self.git_dir = Path(self._repo.git_dir)
         self._revs = [self._resolve_rev(b) for b in self.branches]
         self._since = self._resolve_rev(self.since_commit) if self.since_commit else None
+        self._exclude = [self._resolve_rev(x) for x in self.exclude]
 
     def _resolve_rev(self, rev: str) -> str:
         import git
@@ -114,8 +117,9 @@ class GitHistorySource:
 
     def _rev_args(self) -> list[str]:
         revs = list(self._revs) if self._revs else ["--all"]
-        if self._since:
-            revs.append("^" + self._since)
+        revs += ["^" + x for x in ([self._since] if self._since else []) + self._exclude]
+        if self.not_on_remotes:
+            revs += ["--not", "--remotes"]
         return revs
 
     # -- Source protocol ---------------------------------------------------------------------
@@ -395,6 +399,32 @@ class GitStagedSource:
                 yield ItemError(Location(source="staged", uri=f"staged:{name}", path=name),
                                 "binary file", kind="binary")
         yield from flush()
+
+
+ZERO_SHA = "0" * 40
+
+
+def pre_push_revs(stdin_text: str, environ: dict[str, str]) -> tuple[list[str], list[str]]:
+    """(revisions to scan, revisions to leave out) for a pre-push hook.
+
+    pre-commit passes the pushed range as PRE_COMMIT_FROM_REF/PRE_COMMIT_TO_REF; a plain git
+    pre-push hook gets `<local ref> <local sha> <remote ref> <remote sha>` lines on stdin. Without
+    either, what HEAD has that no remote-tracking branch has. Deleting a remote branch pushes nothing.
+    """
+    to_ref, from_ref = environ.get("PRE_COMMIT_TO_REF"), environ.get("PRE_COMMIT_FROM_REF")
+    if to_ref:
+        return [to_ref], [from_ref] if from_ref and from_ref != ZERO_SHA else []
+    scan, leave = [], []
+    for line in stdin_text.splitlines():
+        fields = line.split()
+        if len(fields) != 4 or fields[1] == ZERO_SHA:
+            continue
+        scan.append(fields[1])
+        if fields[3] != ZERO_SHA:
+            leave.append(fields[3])
+    if not stdin_text.strip():
+        scan = ["HEAD"]
+    return scan, leave
 
 
 def describe_findings(result: Any, limit: int = 20) -> list[str]:
