@@ -154,9 +154,9 @@ def main() -> None:
         out = Path(tmpdir)
         tools = {
             "sprawlguard": [str(sg), "scan", "git", str(repo), "--show-secrets", "-f", "json",
-                            "-o", str(out / "sg.json"), "--no-progress"],
+                            "-o", str(out / "sg.json"), "--no-progress", "--no-verify"],
             "sprawlguard -j1": [str(sg), "scan", "git", str(repo), "-j", "1", "--show-secrets",
-                                "-f", "json", "-o", str(out / "sg1.json"), "--no-progress"],
+                                "-f", "json", "-o", str(out / "sg1.json"), "--no-progress", "--no-verify"],
             "gitleaks git": [peers["gitleaks"], "git", str(repo), "--no-banner", "-l", "error",
                              "--exit-code", "0", "-f", "json", "-r", str(out / "gl.json")],
             "betterleaks git": [peers["betterleaks"], "git", str(repo), "--no-banner", "-s", "-l",

@@ -23,6 +23,7 @@ def sg_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monkey
     monkeypatch.setenv("SPRAWLGUARD_HOME", str(home))
     monkeypatch.setenv("SPRAWLGUARD_FINGERPRINT_KEY", "test-key-not-secret")
     monkeypatch.setenv("CI", "true")
+    monkeypatch.setenv("SPRAWLGUARD_NO_VERIFY", "1")  # scans verify by default: never the real issuers
     yield home
 
 

@@ -59,3 +59,33 @@ def test_hook_blocks_a_staged_secret_and_passes_a_clean_change(hook: str, work_r
     assert blocked.returncode == 1, out
     assert "deploy.sh:1" in out and "sprawlguard:allow" in out
     assert token not in out  # redacted, even in the hook's verbose output
+
+
+def test_pre_push_hook_scans_only_the_pushed_range(work_repo: Path, tmp_path: Path) -> None:
+    env = _env(tmp_path)
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(work_repo), *args], check=True, env=env,
+                              capture_output=True, text=True).stdout.strip()
+
+    git("commit", "-q", "-m", "base", "--no-verify")
+    base = git("rev-parse", "HEAD")
+    token = _stage_secret(work_repo, env)
+    git("commit", "-q", "-m", "adds a token", "--no-verify")
+    head = git("rev-parse", "HEAD")
+    (work_repo / "notes.txt").write_text("nothing secret\n")
+    git("add", "notes.txt")
+    git("commit", "-q", "-m", "clean", "--no-verify")
+    clean_head = git("rev-parse", "HEAD")
+
+    def push(from_ref: str, to_ref: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "pre_commit", "try-repo", str(ROOT), "sprawlguard-pre-push",
+                               "--hook-stage", "pre-push", "--from-ref", from_ref, "--to-ref", to_ref,
+                               "--verbose"], cwd=work_repo, env=env, capture_output=True, text=True, timeout=900)
+
+    blocked = push(base, head)
+    out = blocked.stdout + blocked.stderr
+    assert blocked.returncode == 1, out
+    assert "deploy.sh" in out and token not in out
+    passed = push(head, clean_head)  # the token's commit is already on the remote
+    assert passed.returncode == 0, passed.stdout + passed.stderr

@@ -7,9 +7,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import regex
-import yaml
-
 from sprawlguard.errors import UsageError
 
 CONFIG_NAMES = (".sprawlguard.yaml", ".sprawlguard.yml", "sprawlguard.yaml")
@@ -70,6 +67,9 @@ def load_settings(path: Path | None, search_dir: Path | None = None) -> Settings
     if path is None:
         return Settings()
     origin = str(path)
+    import regex  # lazy: most runs have no config file
+    import yaml
+
     try:
         data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
     except OSError as exc:

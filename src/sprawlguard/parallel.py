@@ -8,14 +8,16 @@ keep inter-process overhead small; results come back in source order.
 
 from __future__ import annotations
 
-import multiprocessing
 import sys
 from collections import deque
 from collections.abc import Iterable, Iterator
-from multiprocessing.pool import AsyncResult
+from typing import TYPE_CHECKING
 
 from sprawlguard.detect.engine import Engine
 from sprawlguard.model import Chunk, Match
+
+if TYPE_CHECKING:
+    from multiprocessing.pool import AsyncResult
 
 BATCH_BYTES = 1 << 20
 _ENGINE: Engine | None = None
@@ -49,6 +51,8 @@ def scan(engine: Engine, chunks: Iterable[Chunk], jobs: int) -> Iterator[tuple[C
 
     At most 2 x `jobs` batches are in flight, so memory stays bounded whatever the source size.
     """
+    import multiprocessing  # lazy: a one-file hook scan never starts workers
+
     global _ENGINE
     if sys.platform.startswith("linux"):
         _ENGINE = engine  # forked workers inherit the built engine

@@ -49,7 +49,7 @@ class Scanner:
         return {r.id: r for r in self.engine.rules}
 
     def scan(self, source: Source, resume: Checkpoint | None = None, flush: Flush | None = None,
-             flush_every: float = FLUSH_EVERY) -> ScanResult:
+             flush_every: float | None = None) -> ScanResult:
         """Scan everything the source yields; Ctrl-C stops early and keeps what was found.
 
         `resume` is the checkpoint an earlier run stored for this source. With `flush`, every
@@ -85,7 +85,8 @@ class Scanner:
                     if key not in seen:
                         seen.add(key)
                         found.append((fp, m))
-                if flush is not None and time.monotonic() - last_flush >= flush_every:
+                if flush is not None and time.monotonic() - last_flush >= (
+                        FLUSH_EVERY if flush_every is None else flush_every):  # read at call time: monkeypatchable
                     flush(ScanResult(self._govern(list(found), stats), stats, list(result.errors)),
                           source.checkpoint())
                     last_flush = time.monotonic()
@@ -140,8 +141,10 @@ class Scanner:
         elif item.kind == "too_large":
             result.stats.skipped_too_large += 1
             result.skipped.append(item)
-        else:
+        elif item.kind == "error":
             result.errors.append(item)
+        else:  # another skip reason (e.g. a Slack channel the app is not in): only counted
+            result.skipped.append(item)
 
     def _govern(self, found: list[tuple[str, Match]], stats: ScanStats) -> list[Secret]:
         secrets = classify(found, self.rules)
@@ -171,13 +174,14 @@ class ScanOptions:
     allow_rules: Sequence[str] = ()
     baseline: Path | None = None
     decode_depth: int = 2
+    honour_inline_allow: bool = True  # False: audit mode, a committed allow comment hides nothing
     progress: bool | None = None  # None = only on an interactive terminal
     jobs: int = 0  # worker processes; 0 = one per core
 
 
 def load_all_rules(opts: ScanOptions) -> tuple[list[Rule], list[str], list[str]]:
     """Built-in + user + imported gitleaks rules, filtered; plus imported allow values and paths."""
-    rules = load_rules(opts.rules_dirs, builtin=opts.builtin_rules)
+    rules = load_rules(opts.rules_dirs, builtin=opts.builtin_rules, cache=cache_dir())
     allow_values: list[str] = []
     allow_paths: list[str] = []
     if opts.gitleaks_config is not None:
@@ -199,6 +203,7 @@ def build_scanner(opts: ScanOptions) -> Scanner:
         EngineOptions(
             min_confidence=Confidence(opts.min_confidence),
             decode_depth=opts.decode_depth,
+            honour_inline_allow=opts.honour_inline_allow,
             allow_values=tuple(opts.allow_values) + tuple(gl_values),
             allow_path_regexes=tuple(gl_path_regexes),
             cache_dir=cache_dir(),

@@ -59,7 +59,7 @@ def test_no_format_prints_the_raw_secret_unless_asked(tree: Path, cli, fmt: str)
 
 def test_json_finding_fields(tree: Path, cli) -> None:
     doc = json.loads(scan(cli, str(tree), "-f", "json").out)
-    assert doc["schema_version"] == "1.0"
+    assert doc["schema_version"] == "1.1"
     (f,) = doc["findings"]
     assert f["rule_id"] == "t.acme.key"
     assert len(f["fingerprint"]) == 64
@@ -245,3 +245,12 @@ def test_interrupted_scan_exits_130_with_partial_report(tree: Path, tmp_path: Pa
     assert res.code == 130
     doc = json.loads(res.out)
     assert doc["stats"]["interrupted"] is True and len(doc["findings"]) == 1
+
+
+def test_inline_allow_hides_a_line_unless_auditing(tmp_path: Path, cli) -> None:
+    token = fake("acme_{{gen:alnum:24}}", "inline")
+    (tmp_path / "app.py").write_text(f"KEY = '{token}'  # sprawlguard:allow\n")
+    args = ("scan", "path", str(tmp_path), "--rules", RULES, "--no-builtin-rules", "--no-db", "-f", "jsonl")
+    assert cli(*args).code == 0
+    audit = cli(*args, "--ignore-inline-allow")
+    assert audit.code == 1 and [f["location"]["line"] for f in audit.jsonl()] == [1]

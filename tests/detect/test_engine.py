@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import random
 import urllib.parse
 from pathlib import Path
 
@@ -126,3 +127,26 @@ def test_compiled_database_is_cached(rules, tmp_path: Path) -> None:
 def test_percent_encoded_non_utf8_is_ignored_not_fatal(rules) -> None:
     """Found by bench/engine_throughput.py on the stdlib (test_urlparse has %C0%AF sequences)."""
     assert scan(rules, "url = 'http://x/%C0%AF%C0%AF/etc/passwd'\n") == []
+
+
+def test_prefilter_opens_only_large_bounded_repeats() -> None:
+    from sprawlguard.detect.hsdb import RELAX_REPEATS_ABOVE, prefilter_expr
+
+    big = RELAX_REPEATS_ABOVE + 1
+    assert prefilter_expr(rf"key_[A-Z]{{20,{big}}}\b") == rb"key_[A-Z]{20,}\b"
+    assert prefilter_expr(r"key_[A-Z]{20,40}") == rb"key_[A-Z]{20,40}"
+    assert prefilter_expr(rf"\{{1,{big}\}}") == rf"\{{1,{big}\}}".encode()  # a literal brace stays
+
+
+def test_long_pem_block_is_found_with_a_relaxed_prefilter(tmp_path) -> None:
+    """PEM keys are thousands of characters: their prefilter is relaxed, the match stays exact."""
+    from sprawlguard.detect.fakes import expand
+    from sprawlguard.detect.rules import load_rules
+
+    rules = [r for r in load_rules() if r.id == "sg.private_key.rsa"]
+    engine = Engine(rules, EngineOptions(cache_dir=tmp_path))
+    key = expand("{{fake:rsa_private_key}}", random.Random(3))
+    text = "config:\n" + key + "\nend\n"
+    found = engine.scan(Chunk(text=text, location=Location(source="t", uri="k.pem", path="k.pem")))
+    assert [m.line for m in found] == [2]
+    assert found[0].secret.strip().startswith("-----BEGIN RSA PRIVATE KEY-----")

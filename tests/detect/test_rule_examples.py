@@ -8,7 +8,7 @@ from sprawlguard.detect.engine import Engine, EngineOptions
 from sprawlguard.detect.rules import NHI_KINDS, load_rules
 from sprawlguard.detect.selftest import cases, run_case
 
-RULES = load_rules()
+RULES = load_rules(check_builtin_regex=True)
 ENGINE = Engine(RULES, EngineOptions())
 
 

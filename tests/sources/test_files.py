@@ -142,3 +142,18 @@ def test_stdin_dash(tmp_path: Path) -> None:
     (f,) = [json.loads(x) for x in proc.stdout.splitlines()]
     assert f["location"]["line"] == 2 and f["source"] == "stdin"
     assert KEY.encode() not in proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("where", ["across the first chunk cut", "last line without a newline"])
+def test_pem_key_is_found_whole(tmp_path: Path, cli, where: str) -> None:
+    """A multi-line secret is never split between chunks (the file was read in 4 MB chunks)."""
+    pem = fake("{{fake:rsa_private_key}}", "pem").strip()
+    if where == "across the first chunk cut":
+        filler = "".join(f"filler line {i:07d}\n" for i in range(4 * 1024 * 1024 // 21))
+        text = filler[: 4 * 1024 * 1024 - 600] + "\n" + pem + "\nafter\n"
+    else:
+        text = "config:\n" + pem  # the END line is the file's last line, with no newline
+    (tmp_path / "key.txt").write_text(text)
+    res = cli("scan", "path", str(tmp_path), "--enable-rule", "sg.private_key.rsa", "--no-db", "-f", "json")
+    (f,) = json.loads(res.out)["findings"]
+    assert f["location"]["line"] == text[: text.index("-----BEGIN")].count("\n") + 1

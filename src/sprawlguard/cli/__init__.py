@@ -22,6 +22,9 @@ COMMANDS: dict[str, str] = {
     "rules": "sprawlguard.cli.rules:rules",
     "baseline": "sprawlguard.cli.baseline:baseline",
     "inventory": "sprawlguard.cli.inventory:inventory",
+    "verify": "sprawlguard.cli.verify:verify",
+    "triage": "sprawlguard.cli.triage:triage",
+    "report": "sprawlguard.cli.report:report",
 }
 
 

@@ -1,4 +1,7 @@
-"""`sprawlguard inventory`: list, show and triage the governed secrets in the SQLite inventory."""
+"""`sprawlguard inventory`: list, show and export the governed secrets in the SQLite inventory.
+
+Triage (changing a secret's status) is the top-level `sprawlguard triage` command.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +16,20 @@ from sprawlguard.store.inventory import STATUSES, Inventory
 
 _DB = click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path),
                    help="Inventory database [default: inventory.sqlite3 in the data directory].")
+#: Statuses as users type them (accepted-risk) and as they are stored (accepted_risk).
+STATUS_CHOICES = tuple(dict.fromkeys((*(s.replace("_", "-") for s in STATUSES), *STATUSES)))
+
+
+def normalise_status(value: str) -> str:
+    return value.replace("-", "_")
+
+
+def _statuses(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(normalise_status(v) for v in values)
+
+
+STATUS_FILTER = click.option("--status", "statuses", multiple=True, type=click.Choice(STATUS_CHOICES),
+                             callback=_statuses, help="Only secrets with this status (repeatable).")
 
 
 def _open(db_path: Path | None) -> Inventory:
@@ -25,8 +42,7 @@ def inventory() -> None:
 
 
 @inventory.command("list")
-@click.option("--status", "statuses", multiple=True, type=click.Choice(STATUSES),
-              help="Only secrets with this status (repeatable).")
+@STATUS_FILTER
 @click.option("-f", "--format", "fmt", type=click.Choice(["terminal", "json"]), default="terminal",
               show_default=True)
 @_DB
@@ -86,17 +102,22 @@ def _print_secret(d: dict[str, Any]) -> None:
         click.echo(f"  {k}: {v}")
 
 
-@inventory.command("set-status")
-@click.argument("fingerprint")
-@click.argument("status", type=click.Choice(STATUSES))
-@click.option("--note", default="", help="Why (kept in the status history).")
+@inventory.command("export")
+@click.option("-f", "--format", "fmt", type=click.Choice(["json", "csv"]), default="json", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write to FILE instead of stdout.")
+@STATUS_FILTER
 @_DB
-def set_status(fingerprint: str, status: str, note: str, db_path: Path | None) -> None:
-    """Triage a secret: open, revoked, accepted_risk or false_positive.
+def export(fmt: str, output: Path | None, statuses: tuple[str, ...], db_path: Path | None) -> None:
+    """Every secret with all its exposures (JSON), or one row per exposure (CSV); redacted."""
+    from sprawlguard.cli.report import output_stream
+    from sprawlguard.report.base import TOOL
+    from sprawlguard.store.export import records, write_csv, write_json
 
-    Secrets marked accepted_risk or false_positive no longer fail scans.
-    """
     with _open(db_path) as inv:
-        fp = inv.resolve(fingerprint)
-        inv.set_status(fp, status, note)
-    click.echo(f"{fp[:16]}: {status}")
+        recs = records(inv, statuses)
+    with output_stream(output) as out:
+        if fmt == "csv":
+            write_csv(recs, out)
+        else:
+            write_json(recs, out, TOOL)

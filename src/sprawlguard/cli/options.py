@@ -37,16 +37,23 @@ _SCAN_OPTIONS: list[Callable[[Any], Any]] = [
     click.option("--fail-on", type=click.Choice(FAIL_ON), default="any", show_default=True,
                  help="Which findings make the exit code 1."),
     click.option("--baseline", type=click.Path(dir_okay=False, path_type=Path),
-                 help="Known findings (from --write-baseline); they are reported as not new."),
+                 help="Accepted secrets (`baseline create`, --write-baseline): reported as not new."),
     click.option("--write-baseline", type=click.Path(dir_okay=False, path_type=Path),
-                 help="Write every finding of this scan to a baseline file."),
+                 help="Add every secret of this scan to a baseline file (created if missing)."),
     click.option("--show-secrets", is_flag=True, help="Print raw secret values (never the default)."),
+    click.option("--ignore-inline-allow", is_flag=True,
+                 help="Audit mode: report secrets even on lines with a `sprawlguard:allow` comment."),
     click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path),
                  help="Inventory database [default: inventory.sqlite3 in the data directory]."),
     click.option("--no-db", is_flag=True, help="Do not read or write the inventory."),
     click.option("--store-values", is_flag=True,
                  help="Also store raw secret values in the inventory (never the default)."),
-    click.option("--no-verify", is_flag=True, help="Do not contact issuers (verification is opt-in)."),
+    click.option("--no-verify", is_flag=True,
+                 help="Do not verify at all (also SPRAWLGUARD_NO_VERIFY=1) [default: verify]."),
+    click.option("--offline", is_flag=True,
+                 help="Only offline checks (checksums, JWT expiry, AWS canaries); contact no issuer."),
+    click.option("--verify-host", "verify_hosts", multiple=True, metavar="HOST",
+                 help="Allow verifying against this host taken from scanned text (self-hosted Vault...)."),
     click.option("-j", "--jobs", type=click.IntRange(0, 256), default=0,
                  help="Worker processes for large scans [default: 0 = one per core]."),
     click.option("--progress/--no-progress", default=None,
@@ -80,6 +87,7 @@ def scan_opts(settings: Settings, kw: dict[str, Any]) -> ScanOptions:
         allow_values=settings.allow_values,
         allow_rules=settings.allow_rules,
         baseline=kw["baseline"],
+        honour_inline_allow=not kw.get("ignore_inline_allow"),
         progress=kw["progress"],
         jobs=kw["jobs"],
     )
@@ -137,8 +145,12 @@ def summarise(result: ScanResult, out: TextIO) -> None:
         out.write("sprawlguard: interrupted; partial results were written\n")
 
 
-def run(source_factory: Callable[[Settings], Source], kw: dict[str, Any]) -> int:
-    """Build everything from the options, scan one source, write the report, return the exit code."""
+def run(source_factory: Callable[[Settings], Source], kw: dict[str, Any],
+        after: Callable[[Source, ScanResult], None] | None = None) -> int:
+    """Build everything from the options, scan one source, write the report, return the exit code.
+
+    `after(source, result)` runs once the result is recorded and reported (e.g. `scan slack --notify`).
+    """
     settings = settings_for(kw["config_file"])
     scanner: Scanner = build_scanner(scan_opts(settings, kw))
     source = source_factory(settings)
@@ -161,6 +173,10 @@ def run(source_factory: Callable[[Settings], Source], kw: dict[str, Any]) -> int
             if inventory is not None:
                 inventory.fail_scan(scan_id)
             raise
+        if not result.interrupted:
+            from sprawlguard.cli.verify import verify_result
+
+            result.secrets = verify_result(result.secrets, scanner.rules, kw, inventory)
         if inventory is not None:
             result.secrets = inventory.record(scan_id, result, keep_new=keep_new,
                                               checkpoint=(key, source.checkpoint()) if key else None)
@@ -176,6 +192,8 @@ def run(source_factory: Callable[[Settings], Source], kw: dict[str, Any]) -> int
         base.add(result.secrets)
         write_baseline(target, base)
     summarise(result, sys.stderr)
+    if after is not None:
+        after(source, result)
     return exit_code(result, kw["fail_on"])
 
 

@@ -31,7 +31,7 @@ def check(dirs: tuple[Path, ...]) -> int:
     """Load rules strictly and run every example and negative example (built-ins if no DIR)."""
     from sprawlguard.detect.selftest import check_rules
 
-    loaded = load_rules(dirs, builtin=not dirs)
+    loaded = load_rules(dirs, builtin=not dirs, check_builtin_regex=True)
     problems = check_rules(loaded)
     for p in problems:
         click.echo(p, err=True)

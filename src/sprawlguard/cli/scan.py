@@ -28,7 +28,12 @@ def parse_size(text: str) -> int:
 
 #: Network sources' subcommands live in their own modules, imported only when used, so the
 #: pre-commit path (`scan staged`, `scan path`) never imports slack-sdk, atlassian or requests.
-SCAN_COMMANDS: dict[str, str] = {}
+SCAN_COMMANDS: dict[str, str] = {
+    "slack": "sprawlguard.cli.scan_slack:scan_slack",
+    "ci-logs": "sprawlguard.cli.scan_ci:scan_ci_logs",
+    "jira": "sprawlguard.cli.scan_atlassian:scan_jira",
+    "confluence": "sprawlguard.cli.scan_atlassian:scan_confluence",
+}
 
 
 def _lazy_group() -> type[click.Group]:
@@ -151,6 +156,7 @@ ALLOW_HINT = (
 @passes_kwargs
 def scan_staged(repo: Path, **kw: Any) -> int:
     """Scan only what is staged for the next commit (for pre-commit hooks); offline."""
+    kw["no_verify"] = True  # the pre-commit path never contacts issuers
     import sys
 
     from sprawlguard.cli.options import exit_code, report, scan_opts, settings_for, summarise

@@ -26,8 +26,8 @@ class Context:
 _PLACEHOLDER_WORDS = re.compile(
     r"(?i)(?:x{4,}|\*{3,}|\.{3}|#{4,}|example|changeme|change[_-]?me|placeholder|your[_-]?(?:own[_-]?)?"
     r"(?:api[_-]?)?(?:key|token|secret|password|pass)|insert[_-]?(?:your|key|token)|redacted|"
-    r"replace[_-]?(?:me|with)|put[_-]?your|todo|fixme|<[^>]{1,60}>|\$\{[^}]{0,80}\}|\{\{[^}]{0,80}\}\}|"
-    r"%\([a-z_]+\)s|%s\b|\$\([^)]{0,80}\))"
+    r"replace[_-]?(?:me|with)|put[_-]?your|todo|fixme|(?:^|[^A-Za-z0-9])<[^>]{1,60}>|\$\{[^}]{0,80}\}|\{\{[^}]{0,80}\}\}|"
+    r"%\([a-z_]+\)s|%s\b|\$\([^)]{0,80}\)|%%\w{1,60}%%|\(\([^)]{1,80}\)\))"
 )
 
 
@@ -93,20 +93,38 @@ def is_function_call(value: str, ctx: Context) -> bool:
 
 # camelCase, PascalCase and CONST_CASE words; lower snake_case is left alone: it is as often a
 # real (weak) password as a name, and names are caught by `value_names_key` and the key filters
-_IDENT = re.compile(r"^(?:[a-z]+(?:[A-Z][a-z]+)+|[A-Z][a-z]+(?:[A-Z][a-z]+)+|[A-Z]+(?:_[A-Z]+)+)$")
+_IDENT = re.compile(r"^(?:[a-z]+(?:[A-Z][a-z]+)+[A-Z]{0,4}|[a-z]{2,}[A-Z]{2,4}|[A-Z][a-z]+(?:[A-Z][a-z]+)+[A-Z]{0,4}|"
+                    r"[A-Z]+(?:_[A-Z]+)+)$")
 
 
 def is_identifier(value: str, ctx: Context) -> bool:
-    """camelCase, PascalCase, snake_case or CONST_CASE identifiers with no digits."""
+    """camelCase, PascalCase or CONST_CASE identifiers with no digits (githubID, myAuthID too)."""
     return bool(_IDENT.match(value))
+
+
+_SNAKE_WORDS = re.compile(r"^[a-z]+(?:_[a-z]+)+$")
+
+
+def is_snake_words(value: str, ctx: Context) -> bool:
+    """Lower-case words joined by underscores (service_account, request_logger): a name, not an API
+    key or token. Not used on password rules, where such values are often real weak passwords."""
+    return bool(_SNAKE_WORDS.match(value))
 
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
+_SECRET_KEY_NAME = re.compile(r"(?i)secret|token|passw|passwd|pwd|api[_.-]?key|apikey|credential|auth|(?:^|[_.-])key$|[a-z]Key$")
+_ID_KEY_NAME = re.compile(r"(?i)(?:id|ids|uuid|guid|name|kid)$")
+
+
 def is_uuid(value: str, ctx: Context) -> bool:
-    """A bare UUID; generic rules drop it unless the key name says it is a secret."""
-    return bool(_UUID.match(value))
+    """A UUID, dropped unless the key name says it is a secret (`api_token = "<uuid>"` is a
+    credential; `id`, `request_id`, `key_id`, `credentialsId` and bare UUIDs are identifiers)."""
+    if not _UUID.match(value):
+        return False
+    key = (ctx.key or "").strip("\"' ")
+    return not key or bool(_ID_KEY_NAME.search(key)) or not _SECRET_KEY_NAME.search(key)
 
 
 _LOCKFILES = (
@@ -125,28 +143,38 @@ def is_lockfile(value: str, ctx: Context) -> bool:
     return any(fnmatch.fnmatch(name, pat) for pat in _LOCKFILES)
 
 
-_SRI = re.compile(r"(?i)\b(?:integrity|sha(?:1|256|384|512))\b|\bsha(?:256|384|512)-[A-Za-z0-9+/]{20,}")
+_SRI = re.compile(r"(?i)\bintegrity\b|\bsha(?:1|256|384|512)[-:]\s?[A-Za-z0-9+/]{20,}")
 
 
 def is_integrity_hash(value: str, ctx: Context) -> bool:
-    """Subresource-integrity and package hashes (integrity="sha512-...", sha256:...)."""
+    """Subresource-integrity and package hashes (integrity="sha512-...", sha256:...); a line that
+    merely names an algorithm (oauth_signature_method="HMAC-SHA1") is not enough."""
     return bool(_SRI.search(ctx.line)) or value.startswith(("sha256-", "sha384-", "sha512-", "sha1-"))
 
 
-_L10N = re.compile(r"(?i)(?:^|/)(?:locales?|i18n|l10n|lang|languages|translations?)/|\.(?:po|pot|strings|xliff|xlf|resx)$|(?:^|/)messages_[a-z]{2}(?:_[A-Z]{2})?\.properties$")
+_L10N = re.compile(r"(?i)(?:^|/)(?:locales?|i18n|l10n|lang|languages|translations?)/(?!.*\.(?:java|groovy|kt|scala|go|py|c|cc|cpp|cs|swift|j|m|rs)$)|\.(?:po|pot|strings|xliff|xlf|resx)$|(?:^|/)messages_[a-z]{2}(?:_[A-Z]{2})?\.properties$")
 
 
 def is_localization(value: str, ctx: Context) -> bool:
-    """Translation files, where 'password: Passwort' is a label, not a credential."""
+    """Translation files, where 'password: Passwort' is a label, not a credential (source code
+    in a `lang/` folder, e.g. a language implementation, is not a translation)."""
     return bool(ctx.path and _L10N.search(ctx.path.replace("\\", "/")))
 
 
 _HEXHASH = re.compile(r"^(?:[0-9a-f]{32}|[0-9a-f]{40}|[0-9a-f]{64}|[0-9A-F]{40}|[0-9A-F]{64})$")
 
 
+_HASH_CONTEXT = re.compile(r"(?i)sha\d*|md5|hash|digest|checksum|commit|revision|\brev\b|etag|fingerprint|integrity")
+
+
 def is_hex_hash(value: str, ctx: Context) -> bool:
-    """A bare MD5/SHA-1/SHA-256 hex digest, most often a commit or content hash."""
-    return bool(_HEXHASH.match(value))
+    """An MD5/SHA-1/SHA-256-length hex string that is most likely a digest: no key name, or a key
+    or line that talks about hashes, commits or checksums. Under a key such as `api_token` the
+    same shape is a credential (many issuers mint 32- or 40-hex tokens)."""
+    if not _HEXHASH.match(value):
+        return False
+    key = (ctx.key or "").strip("\"' ")
+    return not key or bool(_HASH_CONTEXT.search(key) or _HASH_CONTEXT.search(ctx.line))
 
 
 def is_not_basic_auth(value: str, ctx: Context) -> bool:
@@ -167,35 +195,43 @@ _NOT_SECRET_KEY = re.compile(
     r"policy|regex|pattern|format|rule|reset|url|uri|path|file|dir|name|type|mode|enabled|required|"
     r"expiry|expires|expiration|ttl|timeout|header|param|column|class|style|icon|endpoint|count|"
     r"size|version|prefix|suffix|validator|strength|min|max|hash|hashed|digest|encryption|encrypted|"
-    r"method|filter|confirmation|confirm|change|warning|reset|salt|algorithm|algo|hint)s?$"
+    r"method|filter|change|warning|reset|salt|algorithm|algo|hint|realm|scheme|"
+    r"user|username|email|store|kind)s?$|(?<![Ss]ecret)(?<![Ss]ecret[_.-])(?:ids?|IDs?)$|"
+    r"(?:next|page|pagination|continuation|sync|idempotency|update|cancel|csrf|xsrf)[_.-]?token$"
 )
+_NOT_SECRET_ANYWHERE = re.compile(r"(?i)public|publishable|md5|sha\d|hashed|hash[_.-]|crypted|digest")
 
 
 def is_not_secret_key(value: str, ctx: Context) -> bool:
-    """The key names something about a secret, not the secret (password_label, token_url, ...)."""
-    return bool(ctx.key and _NOT_SECRET_KEY.search(ctx.key.strip("\"' ")))
+    """The key names something about a secret, not the secret (password_label, token_url, key_id),
+    or a value that is public or a digest (publicKeyToken, stripe_public_key, md5_password)."""
+    if not ctx.key:
+        return False
+    key = ctx.key.strip("\"' ")
+    return bool(_NOT_SECRET_KEY.search(key) or _NOT_SECRET_ANYWHERE.search(key))
 
 
-_KEY_WORDS = re.compile(r"(?i)pass(?:wor)?d|passwd|secret|token|api[_-]?key|access[_-]?key|app[_-]?id|"
-                        r"credential|username|^my[_-]")
+_KEY_WORDS = re.compile(r"(?i)pass(?:wor)?d|passwd|passphrase|secret|token|api[_-]?key|access[_-]?key|app[_-]?id|"
+                        r"credential|username|^my[_-]|(?:^|[_-])pass(?:$|[_-])|[_-]key(?:[_-]|$)|^key[_-]")
 
 
 def is_value_naming_key(value: str, ctx: Context) -> bool:
     """The value repeats the key's idea (password = "Password", token = "MY_TOKEN"): a label."""
-    if ctx.key and value.lower() == ctx.key.lower().strip("\"' "):
+    if ctx.key and value.rstrip(",;").lower() == ctx.key.lower().strip("\"' "):
         return True
     return bool(_KEY_WORDS.search(value))
 
 
-_PATH_LIKE = re.compile(r"^(?:~|\.{1,2})?(?:/[A-Za-z_.{}:-]+)+/?$|^[A-Za-z_-]+(?:/[A-Za-z_.-]+)+/?$")
+_PATH_LIKE = re.compile(r"^(?:~|\.{1,2})?(?:/[A-Za-z_.{}:-]+)+/?$|^[A-Za-z_-]+(?:/[A-Za-z_.-]+)+/?$|"
+                        r"^[a-z][a-z0-9+.-]{1,15}://[^@\s]+$")
 
 
 _PERMISSION = re.compile(r"^[a-z0-9-]{2,30}:[A-Z*][A-Za-z*]{2,80}$")
 
 
 def is_path_like(value: str, ctx: Context) -> bool:
-    """A file path or URL path made of words (/accounts/password/reset/), or a permission name
-    (iam:CreateAccessKey), not random characters."""
+    """A file path or URL path made of words (/accounts/password/reset/), a URL without
+    credentials, or a permission name (iam:CreateAccessKey), not random characters."""
     return bool(_PATH_LIKE.match(value) or _PERMISSION.match(value))
 
 
@@ -205,24 +241,29 @@ _DUMMY = re.compile(
     r"foobar|qwerty|letmein|hunter2?|wrong|invalid|incorrect|bad|my[-_]?pass(?:word)?|default|"
     r"abc|abcd|abcdef|abc123|welcome|master|super|superuser|sa|s3cr3t|p@ssw0rd|p@ssword|"
     r"pa55word|none|nothing|empty|blank|temp|tmp|xyz|asdf|asdfgh|zxcvbn|changeit|opensesame|passw|"
-    r"new[-_]?pass(?:word)?|old[-_]?pass(?:word)?|my[-_]?pwd|valid|another|other|same|different)"
+    r"new[-_]?pass(?:word)?|old[-_]?pass(?:word)?|my[-_]?pwd|valid|another|other|same|different|"
+    r"fail(?:ed|ure)?|error|short|bearer|basic|oauth2?|disabled|enabled|true|false|null|required|optional)"
     r"[-_.]?\d{0,4}[!.]?$"
 )
-_TYPE_NAME = re.compile(r"(?i)^(?:string|str|int|integer|number|bool|boolean|any|object|char|bytes|text)"
+_TYPE_NAME = re.compile(r"(?i)^(?:string|str|int|integer|number|bool|boolean|any|object|char|bytes|text|"
+                        r"function|symbol|bigint|undefined)"
                         r"(?:\[\])?[!?;,]?$")
 
 
 _NOT_A_VALUE = re.compile(
     r"(?i)^(?:\$(?:1|2[aby]?|5|6|y|argon2i?d?)\$|(?:sha1|sha256|md5|pbkdf2_sha256|bcrypt|argon2)\$|"
     r"\{[A-Z0-9-]{2,12}\}|\[(?:filtered|omitted|redacted|hidden|masked|removed)\]|"
-    r"(?:required|nullable|confirmed|min:|max:)[|:])"
+    r"(?:required|nullable|confirmed|min:|max:)[|:]|\{AQAAAB|\d+(?:\.\d+){2,}$)"
 )
 
 
 def is_dummy_password(value: str, ctx: Context) -> bool:
     """Well-known dummy or default values (test, admin, postgres, password123), type names,
-    stored password hashes ($6$..., sha1$...), log masks ([FILTERED]) and validation rules."""
-    return bool(_DUMMY.match(value) or _TYPE_NAME.match(value) or _NOT_A_VALUE.match(value))
+    stored password hashes ($6$..., sha1$...), Jenkins-encrypted values ({AQAAAB...}), OIDs and
+    version numbers, log masks ([FILTERED]), validation rules, and values with no ASCII letter or
+    digit (a prompt in another script, not a credential)."""
+    return bool(_DUMMY.match(value) or _TYPE_NAME.match(value) or _NOT_A_VALUE.match(value)
+                or not re.search(r"[A-Za-z0-9]", value))
 
 
 def is_same_as_username(value: str, ctx: Context) -> bool:
@@ -239,6 +280,15 @@ def is_dotted_words(value: str, ctx: Context) -> bool:
     return bool(_KEBAB_WORDS.match(value))
 
 
+_DOTTED_NAME = re.compile(r"^[a-z]+(?:\.[a-z]+)+$")
+
+
+def is_dotted_name(value: str, ctx: Context) -> bool:
+    """Lowercase words joined by dots (keyword.operator, app.settings): a name. Hyphenated words
+    are left alone: as a password value they are as often a passphrase as a name."""
+    return bool(_DOTTED_NAME.match(value))
+
+
 Filter = Callable[[str, Context], bool]
 
 FILTERS: dict[str, Filter] = {
@@ -247,6 +297,7 @@ FILTERS: dict[str, Filter] = {
     "variable_reference": is_variable_reference,
     "function_call": is_function_call,
     "identifier": is_identifier,
+    "snake_words": is_snake_words,
     "uuid": is_uuid,
     "lockfile": is_lockfile,
     "integrity_hash": is_integrity_hash,
@@ -259,6 +310,7 @@ FILTERS: dict[str, Filter] = {
     "dummy_password": is_dummy_password,
     "same_as_username": is_same_as_username,
     "dotted_words": is_dotted_words,
+    "dotted_name": is_dotted_name,
 }
 UNIVERSAL: tuple[str, ...] = ("placeholder", "trivial")
 

@@ -64,7 +64,8 @@ def _best(matches: list[Match], rules: Mapping[str, Rule]) -> Match:
     """The match whose rule says most about the secret: highest confidence, specific over generic."""
     return max(
         matches,
-        key=lambda m: (m.confidence.rank, rules[m.rule_id].issuer != "generic", -len(m.decoders)),
+        # then the match with more context parts (a GCP key with its client_email beats a bare PEM)
+        key=lambda m: (m.confidence.rank, rules[m.rule_id].issuer != "generic", len(m.parts), -len(m.decoders)),
     )
 
 
@@ -84,7 +85,8 @@ def classify(
         exposures = tuple(
             Exposure(fingerprint=fp, rule_id=m.rule_id, location=m.location, line=m.line,
                      column=m.column, confidence=m.confidence, decoders=m.decoders,
-                     first_seen=m.location.when, last_seen=m.location.when)
+                     first_seen=m.location.when, last_seen=m.location.when,
+                     historic=m.location.details.get("historic") == "true")  # sources flag old content
             for m in ms
         )
         whens = sorted(e.first_seen for e in exposures if e.first_seen)

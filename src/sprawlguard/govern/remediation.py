@@ -12,10 +12,12 @@ import functools
 from collections.abc import Iterable
 from datetime import datetime, timezone
 from pathlib import Path
-
-import pathspec
+from typing import TYPE_CHECKING
 
 from sprawlguard.model import Exposure, Secret
+
+if TYPE_CHECKING:
+    import pathspec
 
 #: What should replace a static secret of this issuer: an identity-bound, short-lived mechanism.
 IDENTITY_BOUND: dict[str, str] = {
@@ -60,6 +62,8 @@ def _codeowners_in(root: str) -> tuple[tuple[pathspec.PathSpec, tuple[str, ...]]
     for name in _CODEOWNERS:
         f = Path(root) / name
         if f.is_file():
+            import pathspec  # lazy: most scans have no CODEOWNERS file
+
             rules = []
             try:
                 lines = f.read_text(encoding="utf-8", errors="replace").splitlines()

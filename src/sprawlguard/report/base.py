@@ -7,7 +7,7 @@ from typing import Any, Protocol, TextIO
 from sprawlguard import __version__
 from sprawlguard.model import Exposure, Location, ScanResult, Secret
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 TOOL = {"name": "sprawlguard", "version": __version__}
 
 
@@ -57,6 +57,7 @@ def finding_dict(secret: Secret, exposure: Exposure, show_secrets: bool = False)
         "decoders": list(exposure.decoders),
         "occurrences": len(secret.exposures),
         "new": secret.new,
+        "status": secret.status,
         "risk": secret.risk,
         "verification": verification_dict(secret),
         "nhi": {"issuer": secret.issuer, "kind": secret.nhi_kind, "owasp": list(secret.owasp_nhi),

@@ -45,9 +45,17 @@ class HtmlFormatter:
 
     def __init__(self, show_secrets: bool = False) -> None:
         self.show_secrets = show_secrets
+        self.origin: str | None = None  # set to the inventory's path when it, not a scan, is reported
+
+    def _summary(self, result: ScanResult) -> str:
+        if self.origin is not None:
+            places = sum(len(s.exposures) for s in result.secrets)
+            return f"from the inventory <code>{_e(self.origin)}</code>: {places} place(s)."
+        st = result.stats
+        return (f"scanned {st.files} item(s), {st.bytes} bytes; {len(result.errors)} error(s)"
+                f"{'; scan interrupted, results are partial' if result.interrupted else ''}.")
 
     def render(self, result: ScanResult, out: TextIO) -> None:
-        st = result.stats
         out.write("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
                   "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
                   "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
@@ -55,9 +63,7 @@ class HtmlFormatter:
                   f"<title>sprawlguard report: {len(result.secrets)} secret(s)</title>"
                   f"<style>{_CSS}</style></head><body>\n")
         out.write(f"<h1>sprawlguard report: {len(result.secrets)} secret(s)</h1>\n"
-                  f"<p class=\"muted\">sprawlguard {_e(__version__)}; scanned {st.files} item(s), "
-                  f"{st.bytes} bytes; {len(result.errors)} error(s)"
-                  f"{'; scan interrupted, results are partial' if result.interrupted else ''}.</p>\n")
+                  f"<p class=\"muted\">sprawlguard {_e(__version__)}; {self._summary(result)}</p>\n")
         for s in result.secrets:
             out.write(self._secret(s))
         if result.errors:
@@ -75,7 +81,7 @@ class HtmlFormatter:
             ("rule", f"{_e(s.rule_name)} (<code>{_e(s.rule_id)}</code>)"),
             ("issuer / kind", f"{_e(s.issuer)} / {_e(s.nhi_kind)}"),
             ("confidence", _e(s.confidence.value)),
-            ("status", _e(s.status) + ("" if s.new else " (known)")),
+            ("status", _e(s.status.replace("_", " ")) + ("" if s.new or self.origin else " (known)")),
             ("liveness", _e(verdict)),
             ("first / last seen", f"{_e(s.first_seen or 'unknown')} / {_e(s.last_seen or 'unknown')}"),
             ("OWASP NHI", _e(", ".join(owasp_name(i) for i in s.owasp_nhi))),

@@ -11,6 +11,8 @@ from sprawlguard.report.base import TOOL, verification_dict
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _LEVEL = {Confidence.HIGH: "error", Confidence.MEDIUM: "warning", Confidence.LOW: "note"}
 _SEVERITY = {Confidence.HIGH: "8.5", Confidence.MEDIUM: "6.0", Confidence.LOW: "3.0"}
+#: Inventory statuses reported as suppressed results (same set as store.inventory.SUPPRESSED).
+_SUPPRESSED = frozenset({"accepted_risk", "false_positive"})
 
 
 def _help(secret: Secret) -> dict[str, str]:
@@ -65,10 +67,11 @@ class SarifFormatter:
                 props: dict[str, Any] = {"confidence": e.confidence.value, "risk": s.risk,
                                          "redacted": s.preview, "issuer": s.issuer,
                                          "nhi_kind": s.nhi_kind, "occurrences": len(s.exposures),
-                                         "verification": verification_dict(s)["status"]}
+                                         "verification": verification_dict(s)["status"],
+                                         "status": s.status}
                 if e.location.details.get("commit"):
                     props["commit"] = e.location.details["commit"]
-                results.append({
+                result_obj: dict[str, Any] = {
                     "ruleId": e.rule_id,
                     "level": _LEVEL[e.confidence],
                     "message": {"text": f"{s.rule_name} {s.preview} found "
@@ -76,7 +79,12 @@ class SarifFormatter:
                     "locations": [_location(e)],
                     "partialFingerprints": {"sprawlguardFingerprint/v1": s.fingerprint},
                     "properties": props,
-                })
+                }
+                if s.status in _SUPPRESSED:
+                    result_obj["suppressions"] = [{
+                        "kind": "external", "status": "accepted",
+                        "justification": f"triaged as {s.status.replace('_', '-')} in the sprawlguard inventory"}]
+                results.append(result_obj)
         ids = list(rules)
         for r in results:
             r["ruleIndex"] = ids.index(r["ruleId"])

@@ -33,12 +33,12 @@ class TerminalFormatter:
         console = Console(file=out, highlight=False, soft_wrap=False, width=None if out.isatty() else 200)
         if result.secrets:
             table = Table(title=f"{len(result.secrets)} secret(s) found", title_justify="left")
-            for col in ("risk", "rule", "secret", "conf", "new", "where"):
+            for col in ("risk", "rule", "secret", "conf", "new", "status", "where"):
                 table.add_column(col, overflow="fold")
             for s in result.secrets:
                 shown = s.value if self.show_secrets and s.value else s.preview
                 table.add_row(str(s.risk), s.rule_id, shown, s.confidence.value,
-                              "yes" if s.new else "baseline", _where(s))
+                              "yes" if s.new else "no", s.status.replace("_", "-"), _where(s))
             console.print(table)
         st = result.stats
         console.print(

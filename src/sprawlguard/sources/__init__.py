@@ -10,6 +10,14 @@ SOURCES: dict[str, str] = {
     "stdin": "sprawlguard.sources.files:StdinSource",
     "git": "sprawlguard.sources.git:GitHistorySource",
     "staged": "sprawlguard.sources.git:GitStagedSource",
+    "jira": "sprawlguard.sources.jira:JiraSource",
+    "confluence": "sprawlguard.sources.confluence:ConfluenceSource",
+    "slack": "sprawlguard.sources.slack:SlackSource",
+    "slack-export": "sprawlguard.sources.slack:SlackExportSource",
+    "ci-logs": "sprawlguard.sources.cilogs:CiLogsSource",
+    "ci-github": "sprawlguard.sources.ciproviders:GitHubActionsSource",
+    "ci-gitlab": "sprawlguard.sources.ciproviders:GitLabSource",
+    "ci-jenkins": "sprawlguard.sources.ciproviders:JenkinsSource",
 }
 
 

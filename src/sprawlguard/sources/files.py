@@ -8,16 +8,17 @@ import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
-
-import pathspec
+from typing import TYPE_CHECKING, BinaryIO
 
 from sprawlguard.errors import SourceError
 from sprawlguard.model import Chunk, ItemError, Location
 from sprawlguard.sources.base import Checkpoint
 
+if TYPE_CHECKING:
+    import pathspec  # imported when a walk needs it: `scan staged` and `scan git` never do
+
 CHUNK_BYTES = 4 * 1024 * 1024  # text handed to the engine at once
-OVERLAP_BYTES = 4096  # carried over when a single line is longer than a chunk
+OVERLAP_BYTES = 8192  # repeated at the start of the next chunk (longer than any PEM key)
 SNIFF_BYTES = 8192
 DEFAULT_MAX_FILE_BYTES = 100 * 1024 * 1024
 ALWAYS_SKIPPED_DIRS = frozenset({".git", ".hg", ".svn"})
@@ -44,8 +45,8 @@ def read_chunks(
     """Split a byte stream into chunks on line boundaries, in bounded memory.
 
     Invalid bytes decode to U+FFFD (nothing is lost silently: the rest of the file is still
-    scanned). A line longer than `chunk_bytes` is cut with an overlap so that a secret across a
-    cut is still seen whole in one of the two chunks.
+    scanned). Consecutive chunks overlap by whole lines (OVERLAP_BYTES), and a line longer than
+    `chunk_bytes` is cut with an overlap, so a secret across a cut is seen whole in one chunk.
     """
     decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
     line = 1
@@ -58,16 +59,23 @@ def read_chunks(
             if text:
                 yield Chunk(text=text, location=location, first_line=line)
             return
+        if len(text) < chunk_bytes:
+            carry = text  # keep reading: a small file is one chunk, its last line included
+            continue
         cut = text.rfind("\n")
         if cut >= 0:
-            body, carry = text[: cut + 1], text[cut + 1 :]
+            body, rest = text[: cut + 1], text[cut + 1 :]
             yield Chunk(text=body, location=location, first_line=line)
-            line += body.count("\n")
-        elif len(text) >= chunk_bytes:
+            # the next chunk starts with the whole lines of the last OVERLAP_BYTES again, so a
+            # multi-line secret (a PEM block) across the cut is seen whole; the pipeline drops
+            # the duplicate findings (same rule, value, file and line)
+            overlap = min(OVERLAP_BYTES, chunk_bytes // 4)
+            tail = body.find("\n", max(0, len(body) - overlap)) + 1  # body ends with "\n"
+            line += body.count("\n", 0, tail)
+            carry = body[tail:] + rest
+        else:  # one line longer than a chunk: cut it, keeping an overlap
             yield Chunk(text=text, location=location, first_line=line)
             carry = text[-OVERLAP_BYTES:]
-        else:
-            carry = text
 
 
 @dataclass
@@ -87,6 +95,8 @@ class FilesSource:
         for p in self.paths:
             if not Path(p).exists():
                 raise SourceError(f"{p}: no such file or directory")
+        import pathspec
+
         self._inc = pathspec.PathSpec.from_lines("gitignore", self.include) if self.include else None
         self._exc = pathspec.PathSpec.from_lines("gitignore", self.exclude) if self.exclude else None
 
@@ -129,6 +139,8 @@ class FilesSource:
         return self._files
 
     def _walk_dir(self, root: Path) -> Iterator[tuple[Path, str, int]]:
+        import pathspec
+
         ignores: list[tuple[str, pathspec.PathSpec]] = []
         for dirpath, dirnames, filenames in os.walk(root, followlinks=self.follow_symlinks):
             reldir = os.path.relpath(dirpath, root).replace(os.sep, "/")
@@ -178,7 +190,7 @@ class StdinSource:
 
     def chunks(self, resume: Checkpoint | None = None) -> Iterator[Chunk | ItemError]:
         stream = self.stream or sys.stdin.buffer
-        loc = Location(source="stdin", uri="stdin:", path=self.label)
+        loc = Location(source="stdin", uri=f"stdin:{self.label}", path=self.label)
         head = stream.peek(SNIFF_BYTES)[:SNIFF_BYTES] if hasattr(stream, "peek") else b""
         if head and is_binary(head):
             yield ItemError(loc, "binary input", kind="binary")

@@ -42,7 +42,7 @@ from sprawlguard.sources.files import (
     read_chunks,
 )
 
-GIT = ("git", "-c", "core.quotePath=false", "-c", "diff.noprefix=false",
+GIT = ("git", "-c", "core.quotePath=false", "-c", "diff.noprefix=false", "-c", "core.fsmonitor=false",
        "-c", "diff.mnemonicPrefix=false", "-c", "color.ui=false")
 PIPE_BUFFER = 1 << 20
 _COPY_BYTES = 1 << 20

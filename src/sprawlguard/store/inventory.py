@@ -10,6 +10,7 @@ values are never stored unless the caller opts in (``store_values=True``, ``--st
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
@@ -20,12 +21,13 @@ from typing import Any
 from sprawlguard.config import data_dir
 from sprawlguard.errors import StoreError, UsageError
 from sprawlguard.govern.classify import by_risk, govern
-from sprawlguard.model import Exposure, ScanResult, ScanStats, Secret, Verdict
+from sprawlguard.model import Exposure, ScanResult, ScanStats, Secret, Verdict, VerdictStatus
 
 STATUSES = ("open", "revoked", "accepted_risk", "false_positive")
 #: Statuses that no longer fail a build when the secret is found again.
 SUPPRESSED = frozenset({"accepted_risk", "false_positive"})
 DEFAULT_NAME = "inventory.sqlite3"
+log = logging.getLogger(__name__)
 
 
 def _now() -> str:
@@ -131,8 +133,17 @@ def _stats_json(stats: ScanStats) -> str:
     return json.dumps({k: getattr(stats, k) for k in stats.__dataclass_fields__}, sort_keys=True)
 
 
+def _instant(value: str) -> tuple[int, datetime | str]:
+    """Sort key for ISO 8601 times with any offset (git dates keep the author's); text sorts last."""
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        return (1, value)
+    return (0, when if when.tzinfo else when.replace(tzinfo=timezone.utc))
+
+
 def _earliest(*values: str | None) -> str:
-    return min(v for v in values if v)
+    return min((v for v in values if v), key=_instant)
 
 
 class Inventory:
@@ -218,6 +229,10 @@ class Inventory:
             self.db.execute("ROLLBACK")
             self.fail_scan(scan_id)
             raise
+        for s in out:
+            log.debug("scan %d: secret %s %s (%s) at %d place(s)", scan_id, s.fingerprint[:12], s.preview,
+                      s.rule_id, len(s.exposures))
+        log.debug("scan %d: %d secret(s) recorded in %s", scan_id, len(out), self.path)
         return by_risk(out)
 
     def fail_scan(self, scan_id: int) -> None:
@@ -226,11 +241,13 @@ class Inventory:
                         (_now(), scan_id))
 
     def _merge_secret(self, s: Secret, now: str, keep_new: bool, scan_id: int | None) -> Secret:
-        row = self.db.execute("SELECT status, first_seen, reported_in FROM secrets WHERE fingerprint = ?",
-                              (s.fingerprint,)).fetchone()
+        row = self.db.execute("SELECT status, first_seen, reported_in, owner_hints FROM secrets "
+                              "WHERE fingerprint = ?", (s.fingerprint,)).fetchone()
         is_new = row is None or row["reported_in"] is None or row["reported_in"] == scan_id
         first = _earliest(row["first_seen"] if row else None, s.first_seen, now)
-        s = govern(replace(s, first_seen=first))  # age (and so risk) now counts from the inventory
+        # owners seen by earlier scans of other sources (a Slack poster, a commit author) stay
+        owners = tuple(dict.fromkeys((*s.owner_hints, *(json.loads(row["owner_hints"]) if row else ()))))
+        s = govern(replace(s, first_seen=first, owner_hints=owners))  # age and risk count from the inventory
         value = s.value if self.store_values else None
         self.db.execute(
             """INSERT INTO secrets (fingerprint, rule_id, rule_name, issuer, nhi_kind, confidence, preview,
@@ -277,11 +294,38 @@ class Inventory:
         return replace(e, first_seen=row[0], last_seen=now)
 
     def _put_verdict(self, fp: str, v: Verdict, now: str) -> None:
+        # A verdict reused from the cache (same time, status and reason) is not history again.
         self.db.execute(
             "INSERT INTO verdicts (fingerprint, status, reason, checked_at, verifier, identity) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (fp, v.status.value, v.reason, v.checked_at or now, v.verifier, json.dumps(dict(v.identity))),
+            "SELECT ?, ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM verdicts WHERE fingerprint = ? "
+            "AND checked_at = ? AND status = ? AND reason = ?)",
+            (fp, v.status.value, v.reason, v.checked_at or now, v.verifier, json.dumps(dict(v.identity)),
+             fp, v.checked_at or now, v.status.value, v.reason),
         )
+
+    def put_verdict(self, fp: str, v: Verdict) -> None:
+        """Add a verdict to a secret's history (`sprawlguard verify`), in its own transaction."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            self._put_verdict(fp, v, _now())
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+
+    def latest_verdict(self, fp: str) -> Verdict | None:
+        """The most recent verdict of a secret (the verification cache), or None."""
+        r = self.db.execute("SELECT * FROM verdicts WHERE fingerprint = ? ORDER BY checked_at DESC, id DESC "
+                            "LIMIT 1", (fp,)).fetchone()
+        if r is None:
+            return None
+        return Verdict(status=VerdictStatus(r["status"]), reason=r["reason"], checked_at=r["checked_at"],
+                       verifier=r["verifier"], identity=json.loads(r["identity"]))
+
+    def stored_value(self, fp: str) -> str | None:
+        """The raw value, only when it was stored with --store-values."""
+        row = self.db.execute("SELECT value FROM secrets WHERE fingerprint = ?", (fp,)).fetchone()
+        return row[0] if row else None
 
     # --- checkpoints (for incremental connectors) ---------------------------------------------
 
