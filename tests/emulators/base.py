@@ -14,14 +14,23 @@ so a test can say "the second page answers 429 with Retry-After: 1" without touc
 
 from __future__ import annotations
 
+import argparse
 import json
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+
+def data_dir_arg(description: str, holds: str) -> Path:
+    """The `--data DIR` argument of a standalone emulator (`python -m tests.emulators.X --data DIR`)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--data", required=True, type=Path, help=f"directory holding {holds}")
+    return Path(parser.parse_args().data)
 
 
 @dataclass
@@ -142,10 +151,15 @@ class Emulator:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    @property
+    def standalone_url(self) -> str:
+        """The URL to give sprawlguard when run standalone (an emulator may add a path)."""
+        return self.url
+
     def serve_forever(self) -> None:
         """For `python -m tests.emulators.<name> --data DIR`: print the URL and block."""
         self.start()
-        print(self.url, flush=True)
+        print(self.standalone_url, flush=True)
         try:
             while True:
                 time.sleep(3600)

@@ -27,7 +27,6 @@ Run standalone: `python -m tests.emulators.confluence --data DIR` prints the sit
 
 from __future__ import annotations
 
-import argparse
 import copy
 import re
 import threading
@@ -45,7 +44,7 @@ from tests.emulators.atlassian import (
     read_token,
     ts,
 )
-from tests.emulators.base import Emulator, Request, Response
+from tests.emulators.base import Emulator, Request, Response, data_dir_arg
 
 _CQL = [
     (re.compile(r"type\s+in\s*\(([^)]*)\)", re.I), "type_in"),
@@ -80,6 +79,8 @@ class ConfluenceEmulator(Emulator):
     def base(self) -> str:
         """The URL to give the client: <host>/wiki on Cloud, <host><context path> on DC."""
         return self.url + self.ctx
+
+    standalone_url = base  # printed by serve_forever()
 
     # --- mutations ---------------------------------------------------------------------------
 
@@ -345,15 +346,7 @@ class ConfluenceEmulator(Emulator):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="Loopback Confluence emulator (Cloud v2 or Data Center v1).")
-    parser.add_argument("--data", required=True, type=Path, help="directory holding confluence.json")
-    args = parser.parse_args()
-    emu = ConfluenceEmulator(args.data).start()
-    print(emu.base, flush=True)  # the URL to give sprawlguard (with /wiki or the context path)
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        emu.stop()
+    ConfluenceEmulator(data_dir_arg("Loopback Confluence emulator (Cloud v2 or Data Center v1).", "confluence.json")).serve_forever()
 
 
 if __name__ == "__main__":

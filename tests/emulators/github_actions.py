@@ -25,7 +25,6 @@ Run standalone: ``python -m tests.emulators.github_actions --data DIR`` prints i
 
 from __future__ import annotations
 
-import argparse
 import base64
 import io
 import json
@@ -34,11 +33,10 @@ import secrets
 import threading
 import time
 import zipfile
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from tests.emulators.base import Emulator, Request, Response
+from tests.emulators.base import Emulator, Request, Response, data_dir_arg
 
 _RUNS = re.compile(r"/repos/(?P<repo>[^/]+/[^/]+)/actions/runs(?:/(?P<id>\d+)(?:/(?P<what>jobs|logs))?)?/?$")
 
@@ -155,10 +153,8 @@ class GitHubActionsEmulator(Emulator):
 
 
 def main() -> None:  # pragma: no cover - manual use
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, required=True, help="directory holding data.json")
-    args = parser.parse_args()
-    GitHubActionsEmulator(json.loads((args.data / "data.json").read_text())).serve_forever()
+    data = data_dir_arg(__doc__.splitlines()[0], "data.json")
+    GitHubActionsEmulator(json.loads((data / "data.json").read_text())).serve_forever()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -21,13 +21,11 @@ Run standalone: ``python -m tests.emulators.gitlab --data DIR`` prints its URL; 
 
 from __future__ import annotations
 
-import argparse
 import json
-from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-from tests.emulators.base import Emulator, Request, Response
+from tests.emulators.base import Emulator, Request, Response, data_dir_arg
 
 _JOB_KEYS = ("id", "name", "stage", "status", "ref", "created_at", "finished_at", "user", "pipeline", "commit")
 
@@ -86,10 +84,8 @@ class GitLabEmulator(Emulator):
 
 
 def main() -> None:  # pragma: no cover - manual use
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, required=True, help="directory holding data.json")
-    args = parser.parse_args()
-    GitLabEmulator(json.loads((args.data / "data.json").read_text())).serve_forever()
+    data = data_dir_arg(__doc__.splitlines()[0], "data.json")
+    GitLabEmulator(json.loads((data / "data.json").read_text())).serve_forever()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -18,15 +18,13 @@ Run standalone: ``python -m tests.emulators.jenkins --data DIR`` prints its URL;
 
 from __future__ import annotations
 
-import argparse
 import base64
 import json
 import re
-from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-from tests.emulators.base import Emulator, Request, Response
+from tests.emulators.base import Emulator, Request, Response, data_dir_arg
 
 _PATH = re.compile(r"(?P<job>(?:/job/[^/]+)+)(?:/(?P<n>\d+))?/(?P<what>api/json|consoleText)$")
 
@@ -75,10 +73,8 @@ class JenkinsEmulator(Emulator):
 
 
 def main() -> None:  # pragma: no cover - manual use
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, required=True, help="directory holding data.json")
-    args = parser.parse_args()
-    JenkinsEmulator(json.loads((args.data / "data.json").read_text())).serve_forever()
+    data = data_dir_arg(__doc__.splitlines()[0], "data.json")
+    JenkinsEmulator(json.loads((data / "data.json").read_text())).serve_forever()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -29,7 +29,6 @@ Run standalone: `python -m tests.emulators.jira --data DIR` prints the base URL.
 
 from __future__ import annotations
 
-import argparse
 import copy
 import re
 import threading
@@ -49,7 +48,7 @@ from tests.emulators.atlassian import (
     to_adf,
     ts,
 )
-from tests.emulators.base import Emulator, Request, Response
+from tests.emulators.base import Emulator, Request, Response, data_dir_arg
 
 CAP = 20  # Cloud's cap on embedded comments, worklogs and changelog entries
 RETIRED = ("The requested API has been removed. Please migrate to the /rest/api/3/search/jql API. "
@@ -82,6 +81,8 @@ class JiraEmulator(Emulator):
     @property
     def base(self) -> str:
         return self.url + self.ctx
+
+    standalone_url = base  # printed by serve_forever()
 
     # --- mutations used by tests -------------------------------------------------------------
 
@@ -382,15 +383,7 @@ class JiraEmulator(Emulator):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="Loopback Jira emulator (Cloud or Data Center shapes).")
-    parser.add_argument("--data", required=True, type=Path, help="directory holding jira.json")
-    args = parser.parse_args()
-    emu = JiraEmulator(args.data).start()
-    print(emu.base, flush=True)  # the URL to give sprawlguard (with /wiki or the context path)
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        emu.stop()
+    JiraEmulator(data_dir_arg("Loopback Jira emulator (Cloud or Data Center shapes).", "jira.json")).serve_forever()
 
 
 if __name__ == "__main__":

@@ -32,7 +32,6 @@ with ``sprawlguard scan slack --base-url URL/api/``.
 
 from __future__ import annotations
 
-import argparse
 import base64
 import copy
 import json
@@ -40,7 +39,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from tests.emulators.base import Emulator, Request, Response
+from tests.emulators.base import Emulator, Request, Response, data_dir_arg
 
 LOGIN_PAGE = "<!DOCTYPE html><html><head><title>Slack</title></head><body>Sign in to Slack</body></html>"
 
@@ -368,10 +367,7 @@ class SlackEmulator(Emulator):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", required=True, type=Path, help="seed data directory")
-    args = parser.parse_args()
-    SlackEmulator(args.data).serve_forever()
+    SlackEmulator(data_dir_arg(__doc__.splitlines()[0], "the seed data")).serve_forever()
 
 
 if __name__ == "__main__":

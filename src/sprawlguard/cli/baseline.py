@@ -12,8 +12,8 @@ from typing import Any
 
 import click
 
-from sprawlguard.cli.options import passes_kwargs, scan_opts, settings_for, summarise
-from sprawlguard.cli.scan import path_source
+from sprawlguard.cli.options import RULE_OPTIONS, passes_kwargs, scan_opts, settings_for, summarise
+from sprawlguard.cli.scan import PATH_OPTIONS, path_source
 from sprawlguard.errors import ExitCode, UsageError
 from sprawlguard.pipeline import build_scanner
 from sprawlguard.store.baseline import Baseline, load_baseline, write_baseline
@@ -21,22 +21,11 @@ from sprawlguard.store.baseline import Baseline, load_baseline, write_baseline
 _FILE = click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 _SCAN = [
     click.argument("paths", nargs=-1, type=click.Path(path_type=Path)),
-    click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
-                 help="Settings file (default: .sprawlguard.yaml in the current directory)."),
-    click.option("--rules", "rules_dirs", multiple=True, type=click.Path(exists=True, path_type=Path),
-                 help="Extra rules directory or file (repeatable)."),
-    click.option("--no-builtin-rules", is_flag=True, help="Use only --rules / --gitleaks-config rules."),
-    click.option("--gitleaks-config", type=click.Path(path_type=Path),
-                 help="Import rules and allowlists from a gitleaks/betterleaks TOML config."),
-    click.option("--enable-rule", "enable_rules", multiple=True, help="Only these rule ids (prefixes)."),
-    click.option("--disable-rule", "disable_rules", multiple=True, help="Skip these rule ids (prefixes)."),
+    *RULE_OPTIONS,
     click.option("--min-confidence", type=click.Choice(["low", "medium", "high"]), default="low",
                  show_default=True,
                  help="Accept findings of at least this confidence (low: whatever a later scan reports)."),
-    click.option("--include", multiple=True, help="Only paths matching this gitignore-style glob."),
-    click.option("--exclude", multiple=True, help="Skip paths matching this gitignore-style glob."),
-    click.option("--gitignore/--no-gitignore", default=None, help="Respect .gitignore files [default: off]."),
-    click.option("--max-file-size", default=None, help="Skip larger files [default: 100MB]."),
+    *PATH_OPTIONS,
 ]
 
 
@@ -57,7 +46,7 @@ def _scan_into(base: Baseline, paths: tuple[Path, ...], kw: dict[str, Any], prun
     settings = settings_for(kw["config_file"])
     scanner = build_scanner(scan_opts(settings, {**kw, "baseline": None, "progress": None, "jobs": 0}))
     source = path_source(settings, paths or (Path("."),), kw["include"], kw["exclude"], kw["gitignore"],
-                         kw["max_file_size"])
+                         kw["max_file_size"], kw["follow_symlinks"])
     result = scanner.scan(source)
     summarise(result, sys.stderr)
     if result.interrupted:

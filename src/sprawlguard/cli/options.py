@@ -18,11 +18,8 @@ from sprawlguard.report import FORMATTERS, get_formatter
 from sprawlguard.sources.base import Checkpoint, Source
 from sprawlguard.store.inventory import SUPPRESSED, Inventory
 
-_SCAN_OPTIONS: list[Callable[[Any], Any]] = [
-    click.option("-f", "--format", "fmt", type=click.Choice(sorted(FORMATTERS)), default="terminal",
-                 show_default=True, help="Report format."),
-    click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-                 help="Write the report to FILE instead of stdout."),
+#: Which rules run (also used by `baseline create|update`).
+RULE_OPTIONS: list[Callable[[Any], Any]] = [
     click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
                  help="Settings file (default: .sprawlguard.yaml in the current directory)."),
     click.option("--rules", "rules_dirs", multiple=True, type=click.Path(exists=True, path_type=Path),
@@ -32,6 +29,14 @@ _SCAN_OPTIONS: list[Callable[[Any], Any]] = [
                  help="Import rules and allowlists from a gitleaks/betterleaks TOML config."),
     click.option("--enable-rule", "enable_rules", multiple=True, help="Only these rule ids (prefixes)."),
     click.option("--disable-rule", "disable_rules", multiple=True, help="Skip these rule ids (prefixes)."),
+]
+
+_SCAN_OPTIONS: list[Callable[[Any], Any]] = [
+    click.option("-f", "--format", "fmt", type=click.Choice(sorted(FORMATTERS)), default="terminal",
+                 show_default=True, help="Report format."),
+    click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+                 help="Write the report to FILE instead of stdout."),
+    *RULE_OPTIONS,
     click.option("--min-confidence", type=click.Choice(["low", "medium", "high"]), default=None,
                  help="Report findings of at least this confidence [default: medium]."),
     click.option("--fail-on", type=click.Choice(FAIL_ON), default="any", show_default=True,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -47,13 +48,25 @@ def scan() -> None:
     """Scan a source for secrets."""
 
 
+#: How a directory is walked (also used by `baseline create|update`).
+PATH_OPTIONS: list[Callable[[Any], Any]] = [
+    click.option("--include", multiple=True, help="Only paths matching this gitignore-style glob."),
+    click.option("--exclude", multiple=True, help="Skip paths matching this gitignore-style glob."),
+    click.option("--gitignore/--no-gitignore", default=None, help="Respect .gitignore files [default: off]."),
+    click.option("--max-file-size", default=None, help=f"Skip larger files [default: {DEFAULT_MAX_FILE_SIZE}]."),
+    click.option("--follow-symlinks", is_flag=True, help="Follow symbolic links."),
+]
+
+
+def path_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    for opt in reversed(PATH_OPTIONS):
+        fn = opt(fn)
+    return fn
+
+
 @scan.command("path")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--include", multiple=True, help="Only paths matching this gitignore-style glob.")
-@click.option("--exclude", multiple=True, help="Skip paths matching this gitignore-style glob.")
-@click.option("--gitignore/--no-gitignore", default=None, help="Respect .gitignore files [default: off].")
-@click.option("--max-file-size", default=None, help=f"Skip larger files [default: {DEFAULT_MAX_FILE_SIZE}].")
-@click.option("--follow-symlinks", is_flag=True, help="Follow symbolic links.")
+@path_options
 @scan_options
 @passes_kwargs
 def scan_path(paths: tuple[Path, ...], include: tuple[str, ...], exclude: tuple[str, ...],

@@ -11,18 +11,20 @@ import html
 import io
 import logging
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from html.parser import HTMLParser
 from pathlib import PurePosixPath
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+from sprawlguard.errors import SourceError
 from sprawlguard.model import Chunk, ItemError, Location
 from sprawlguard.sources.base import Checkpoint
 from sprawlguard.sources.files import is_binary, read_chunks
 
+T = TypeVar("T")
 DEFAULT_OVERLAP_MINUTES = 10
 DEFAULT_MAX_ATTACHMENT_BYTES = 10 * 1000 * 1000
 MAX_RETRIES = 6  # 429/503 answers retried per request (each waits Retry-After, else backs off)
@@ -401,3 +403,56 @@ def person(user: Mapping[str, Any] | None) -> str | None:
         return f"{name} <{ident}>"
     other = user.get("accountId") or user.get("name") or user.get("userKey")
     return f"{name} ({other})" if name and other and other != name else (name or ident or other)
+
+
+# --- what Jira and Confluence sources share ----------------------------------------------------
+
+
+def is_cloud_host(url: str) -> bool:
+    host = (urlsplit(url).hostname or "").lower()
+    return host.endswith((".atlassian.net", ".jira.com"))
+
+
+def resolve_cloud(product: str, url: str, cloud: bool | None, email: str | None, token: str | None,
+                  pat: str | None) -> bool:
+    """Cloud or Data Center (guessed from the host, then the credential type), with usable credentials."""
+    if cloud is None:
+        cloud = is_cloud_host(url) or (not pat and bool(email and token))
+    upper = product.upper()
+    if cloud and not (email and token):
+        raise SourceError(f"{product}: Cloud needs an account email and an API token",
+                          hint=f"set {upper}_EMAIL and {upper}_API_TOKEN (or --data-center with {upper}_PAT)")
+    if not cloud and not pat and not (email and token):
+        raise SourceError(f"{product}: Data Center needs a personal access token",
+                          hint=f"set {upper}_PAT (or {upper}_EMAIL and {upper}_API_TOKEN for basic auth)")
+    return cloud
+
+
+def auth_kwargs(cloud: bool, email: str | None, token: str | None, pat: str | None) -> dict[str, Any]:
+    """atlassian-python-api credentials: basic auth (email + API token) or a bearer PAT."""
+    if email and token and (cloud or not pat):
+        return {"username": email, "password": token}
+    return {"token": pat}
+
+
+def incremental(progress: Progress, refs: Iterable[tuple[str, str, str, T]],
+                content: Callable[[T], Iterator[Chunk | ItemError]]) -> Iterator[Chunk | ItemError]:
+    """Each (id, version, modified, ref) not done yet: `content(ref)`, then mark it done (or failed).
+
+    The mark happens when the generator is resumed after the item's last chunk, so a checkpoint
+    taken meanwhile never claims an item that was not fully scanned; a failed item is retried by
+    the next run.
+    """
+    seen: set[str] = set()
+    for item_id, version, modified, ref in refs:
+        if item_id in seen or progress.is_done(item_id, version):
+            continue
+        seen.add(item_id)
+        failed = False
+        for out in content(ref):
+            failed = failed or (isinstance(out, ItemError) and out.kind == "error")
+            yield out
+        if failed:
+            progress.fail()
+        else:
+            progress.complete(item_id, version, parse_time(modified))

@@ -34,25 +34,24 @@ from sprawlguard.sources.atlassian_common import (
     Progress,
     Stop,
     attachment_chunks,
+    auth_kwargs,
     blank_seen,
     call,
     client_options,
     configure,
+    incremental,
+    is_cloud_host,
     is_text_like,
     parse_time,
     person,
     query_time,
+    resolve_cloud,
     same_origin,
     storage_to_text,
 )
 from sprawlguard.sources.base import Checkpoint
 
 DEFAULT_MAX_VERSIONS = 100
-
-
-def is_cloud_host(url: str) -> bool:
-    host = (urlsplit(url).hostname or "").lower()
-    return host.endswith((".atlassian.net", ".jira.com"))
 
 
 @dataclass
@@ -90,16 +89,9 @@ class ConfluenceSource:
 
     def __post_init__(self) -> None:
         self.url = self.url.rstrip("/")
-        if self.cloud is None:
-            self.cloud = is_cloud_host(self.url) or (not self.pat and bool(self.email and self.token))
+        self.cloud = resolve_cloud("confluence", self.url, self.cloud, self.email, self.token, self.pat)
         if self.cloud and is_cloud_host(self.url) and not urlsplit(self.url).path.startswith("/wiki"):
             self.url += "/wiki"
-        if self.cloud and not (self.email and self.token):
-            raise SourceError("confluence: Cloud needs an account email and an API token",
-                              hint="set CONFLUENCE_EMAIL and CONFLUENCE_API_TOKEN (or --data-center with CONFLUENCE_PAT)")
-        if not self.cloud and not self.pat and not (self.email and self.token):
-            raise SourceError("confluence: Data Center needs a personal access token",
-                              hint="set CONFLUENCE_PAT (or CONFLUENCE_EMAIL and CONFLUENCE_API_TOKEN for basic auth)")
         self.query = f"spaces={','.join(self.spaces)};cql={self.cql or ''}"
         digest = hashlib.sha256(self.query.encode()).hexdigest()[:12]
         self.checkpoint_key: str | None = f"confluence:{self.url}:{digest}"
@@ -124,21 +116,8 @@ class ConfluenceSource:
         site = Location("confluence", self.url, path=self.url)
         try:
             self._connect()
-            seen: set[str] = set()
-            for ref in self._discover():
-                cid, version, modified = ref["id"], str(ref["version"]), ref["modified"]
-                if cid in seen or self._progress.is_done(cid, version):
-                    continue
-                seen.add(cid)
-                failed = False
-                for out in self._content(ref):
-                    failed = failed or (isinstance(out, ItemError) and out.kind == "error")
-                    yield out
-                # resumed here only once the item's last chunk was consumed
-                if failed:
-                    self._progress.fail()
-                else:
-                    self._progress.complete(cid, version, parse_time(modified))
+            refs = ((ref["id"], str(ref["version"]), ref["modified"], ref) for ref in self._discover())
+            yield from incremental(self._progress, refs, self._content)
             self._progress.finish()
         except (Stop, ItemFailed, Gone) as exc:
             yield ItemError(site, str(exc))
@@ -148,8 +127,7 @@ class ConfluenceSource:
     def _connect(self) -> None:
         from atlassian import ConfluenceServer, ConfluenceV2
 
-        auth: dict[str, Any] = ({"username": self.email, "password": self.token} if self.email and self.token
-                                and (self.cloud or not self.pat) else {"token": self.pat})
+        auth = auth_kwargs(bool(self.cloud), self.email, self.token, self.pat)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
             if self.cloud:

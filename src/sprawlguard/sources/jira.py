@@ -23,7 +23,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta, timezone
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from sprawlguard.errors import SourceError
 from sprawlguard.model import Chunk, ItemError, Location
@@ -35,14 +35,17 @@ from sprawlguard.sources.atlassian_common import (
     Progress,
     Stop,
     attachment_chunks,
+    auth_kwargs,
     blank_seen,
     call,
     client_options,
     configure,
+    incremental,
     is_text_like,
     parse_time,
     person,
     query_time,
+    resolve_cloud,
     same_origin,
     text_of,
 )
@@ -53,11 +56,6 @@ log = logging.getLogger(__name__)
 TEXT_FIELDS = ("summary", "description", "environment")
 EPOCH_JQL = '"1970/01/01 00:00"'
 _ORDER_BY = re.compile(r"\s+order\s+by\s+.*$", re.I | re.S)
-
-
-def is_cloud_host(url: str) -> bool:
-    host = (urlsplit(url).hostname or "").lower()
-    return host.endswith((".atlassian.net", ".jira.com"))
 
 
 @dataclass
@@ -90,14 +88,7 @@ class JiraSource:
 
     def __post_init__(self) -> None:
         self.url = self.url.rstrip("/")
-        if self.cloud is None:
-            self.cloud = is_cloud_host(self.url) or (not self.pat and bool(self.email and self.token))
-        if self.cloud and not (self.email and self.token):
-            raise SourceError("jira: Cloud needs an account email and an API token",
-                              hint="set JIRA_EMAIL and JIRA_API_TOKEN (or pass --data-center with JIRA_PAT)")
-        if not self.cloud and not self.pat and not (self.email and self.token):
-            raise SourceError("jira: Data Center needs a personal access token",
-                              hint="set JIRA_PAT (or JIRA_EMAIL and JIRA_API_TOKEN for basic auth)")
+        self.cloud = resolve_cloud("jira", self.url, self.cloud, self.email, self.token, self.pat)
         self.base_jql = self._base_jql()
         digest = hashlib.sha256(self.base_jql.encode()).hexdigest()[:12]
         self.checkpoint_key: str | None = f"jira:{self.url}:{digest}"
@@ -121,20 +112,8 @@ class JiraSource:
         site = Location("jira", self.url, path=self.url)
         try:
             self._connect()
-            seen: set[str] = set()
-            for issue_id, key, updated in self._search():
-                if issue_id in seen or self._progress.is_done(issue_id, updated):
-                    continue
-                seen.add(issue_id)
-                failed = False
-                for item in self._issue(key):
-                    failed = failed or (isinstance(item, ItemError) and item.kind == "error")
-                    yield item
-                # resumed here only once the issue's last chunk was consumed
-                if failed:
-                    self._progress.fail()
-                else:
-                    self._progress.complete(issue_id, updated, parse_time(updated))
+            refs = ((issue_id, updated, updated, key) for issue_id, key, updated in self._search())
+            yield from incremental(self._progress, refs, self._issue)
         except Stop as exc:
             yield ItemError(site, str(exc))
         except ItemFailed as exc:
@@ -145,8 +124,7 @@ class JiraSource:
     def _connect(self) -> None:
         from atlassian import Jira, JiraCloud
 
-        auth: dict[str, Any] = ({"username": self.email, "password": self.token} if self.email and self.token
-                                and (self.cloud or not self.pat) else {"token": self.pat})
+        auth = auth_kwargs(bool(self.cloud), self.email, self.token, self.pat)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
             if self.cloud:
