@@ -254,3 +254,13 @@ def test_inline_allow_hides_a_line_unless_auditing(tmp_path: Path, cli) -> None:
     assert cli(*args).code == 0
     audit = cli(*args, "--ignore-inline-allow")
     assert audit.code == 1 and [f["location"]["line"] for f in audit.jsonl()] == [1]
+
+
+def test_terminal_prints_scanned_names_verbatim(tmp_path: Path, cli) -> None:
+    """No rich markup or emoji codes from scanned data: `[bold]` and `:100:` print as they are."""
+    token = fake("acme_{{gen:alnum:24}}", "verbatim")
+    name = "[bold]x.py"
+    (tmp_path / name).write_text("\n" * 99 + f"k = '{token}'\n")
+    res = cli("scan", "path", str(tmp_path), "--rules", RULES, "--no-builtin-rules", "--no-db")
+    assert res.code == 1
+    assert "[bold]x.py:100:" in res.out and "\N{HUNDRED POINTS SYMBOL}" not in res.out

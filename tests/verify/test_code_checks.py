@@ -22,7 +22,7 @@ def aws(seed: object, kid: str | None = None):
 
 
 def test_aws_account_id_decodes_offline() -> None:
-    assert account_id("AKIASP2TPHJSQH3FJRUX") == "171436882533"  # TruffleHog's canary fixture id
+    assert account_id("AKIASP2TPHJSQH3FJRUX") == "171436882533"  # TruffleHog's canary fixture id (public test vector) sprawlguard:allow
     assert account_id("AKIAIOSFODNN7EXAMPLE") is None  # old AKIAI... ids carry no account
 
 
@@ -61,7 +61,7 @@ def test_aws_unknown_classes(issuers, rules) -> None:
 
 
 def test_aws_canary_and_asia_are_never_sent(issuers, rules) -> None:
-    canary = aws(7, kid="AKIASP2TPHJSQH3FJRUX")
+    canary = aws(7, kid="AKIASP2TPHJSQH3FJRUX")  # public canary id sprawlguard:allow
     asia = aws(8, kid=fake("ASIA{{gen:base32:16}}", 8))
     a, b = verifier(rules).verify([canary, asia])
     assert a.verdict.status is SKIPPED and "canary token (account 171436882533)" in a.verdict.reason

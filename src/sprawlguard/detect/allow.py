@@ -31,9 +31,18 @@ _PLACEHOLDER_WORDS = re.compile(
 )
 
 
+# A value cut short by template syntax: `glpat-{{gen:...}}`, `key_<your key>`, `{fake(...)}` in code.
+_TEMPLATE_INSIDE = re.compile(r"<[a-z][a-z_-]{2,}$|\{[A-Za-z_]\w*\(|\}\}")
+_TEMPLATE_AFTER = re.compile(r"\{|\$\(|%\(|<[a-z][a-z _-]*>")  # what follows the value on its line
+
+
 def is_placeholder(value: str, ctx: Context) -> bool:
-    """Template placeholders and obviously fake values: <KEY>, ${VAR}, {{x}}, xxxx, changeme."""
-    return bool(_PLACEHOLDER_WORDS.search(value))
+    """Template placeholders and obviously fake values: <KEY>, ${VAR}, {{x}}, xxxx, changeme, and
+    values that template syntax cuts short (`glpat-{{gen:alnum:20}}` gives `glpat-`)."""
+    if _PLACEHOLDER_WORDS.search(value) or _TEMPLATE_INSIDE.search(value):
+        return True
+    at = ctx.line.find(value) if value else -1
+    return at >= 0 and bool(_TEMPLATE_AFTER.match(ctx.line, at + len(value)))
 
 
 _PREFIX = re.compile(r"^[A-Za-z0-9]{1,12}[_-]")
@@ -242,7 +251,8 @@ _DUMMY = re.compile(
     r"abc|abcd|abcdef|abc123|welcome|master|super|superuser|sa|s3cr3t|p@ssw0rd|p@ssword|"
     r"pa55word|none|nothing|empty|blank|temp|tmp|xyz|asdf|asdfgh|zxcvbn|changeit|opensesame|passw|"
     r"new[-_]?pass(?:word)?|old[-_]?pass(?:word)?|my[-_]?pwd|valid|another|other|same|different|"
-    r"fail(?:ed|ure)?|error|short|bearer|basic|oauth2?|disabled|enabled|true|false|null|required|optional)"
+    r"fail(?:ed|ure)?|error|short|bearer|basic|oauth2?|disabled|enabled|true|false|null|required|optional|"
+    r"value|passwort|kennwort|contrase(?:n|ñ)a|senha|wachtwoord|parola|mot[-_ ]?de[-_ ]?passe)"
     r"[-_.]?\d{0,4}[!.]?$"
 )
 _TYPE_NAME = re.compile(r"(?i)^(?:string|str|int|integer|number|bool|boolean|any|object|char|bytes|text|"
@@ -262,7 +272,8 @@ def is_dummy_password(value: str, ctx: Context) -> bool:
     stored password hashes ($6$..., sha1$...), Jenkins-encrypted values ({AQAAAB...}), OIDs and
     version numbers, log masks ([FILTERED]), validation rules, and values with no ASCII letter or
     digit (a prompt in another script, not a credential)."""
-    return bool(_DUMMY.match(value) or _TYPE_NAME.match(value) or _NOT_A_VALUE.match(value)
+    return bool(_DUMMY.match(value) or _DUMMY.match(value.rstrip(")]},;"))  # `NAME_TOKEN=value)` in prose
+                or _TYPE_NAME.match(value) or _NOT_A_VALUE.match(value)
                 or not re.search(r"[A-Za-z0-9]", value))
 
 

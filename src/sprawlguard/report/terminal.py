@@ -29,8 +29,12 @@ class TerminalFormatter:
     def render(self, result: ScanResult, out: TextIO) -> None:
         from rich.console import Console
         from rich.table import Table
+        from rich.text import Text
 
-        console = Console(file=out, highlight=False, soft_wrap=False, width=None if out.isatty() else 200)
+        # markup and emoji off: paths, authors and reasons come from scanned data; `[red]` in a
+        # file name or `:100:` in `file.py:100:81` must print as they are
+        console = Console(file=out, highlight=False, soft_wrap=False, markup=False, emoji=False,
+                          width=None if out.isatty() else 200)
         if result.secrets:
             table = Table(title=f"{len(result.secrets)} secret(s) found", title_justify="left")
             for col in ("risk", "rule", "secret", "conf", "new", "status", "where"):
@@ -47,4 +51,4 @@ class TerminalFormatter:
             f"{len(result.errors)} error(s)"
         )
         for e in result.errors[:20]:
-            console.print(f"[red]error[/red] {e.location.uri}: {e.reason}")
+            console.print(Text.assemble(("error", "red"), f" {e.location.uri}: {e.reason}"))
