@@ -46,11 +46,14 @@ class Location:
 
 @dataclass(frozen=True, slots=True)
 class Chunk:
-    """Text to scan plus its location; `first_line` is the 1-based line of the text's first line."""
+    """Text to scan plus its location; `first_line` is the 1-based line of the text's first line,
+    `first_column` the 1-based column where the text starts in that line (> 1 when a reader cut an
+    over-long line into several chunks)."""
 
     text: str = field(repr=False)
     location: Location
     first_line: int = 1
+    first_column: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +163,10 @@ class ScanStats:
 
 
 FAIL_ON = ("any", "new", "live", "never")
+#: Inventory statuses a secret can have (`sprawlguard triage`).
+STATUSES = ("open", "revoked", "accepted_risk", "false_positive")
+#: Statuses that no longer fail a build when the secret is found again (suppressed in SARIF).
+SUPPRESSED = frozenset({"accepted_risk", "false_positive"})
 
 
 @dataclass

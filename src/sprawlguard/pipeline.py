@@ -13,7 +13,6 @@ from sprawlguard import parallel
 from sprawlguard.config import cache_dir, data_dir
 from sprawlguard.detect.allow import is_path_allowed
 from sprawlguard.detect.engine import Engine, EngineOptions
-from sprawlguard.detect.gitleaks import load_gitleaks_config
 from sprawlguard.detect.rules import Rule, load_rules, select_rules
 from sprawlguard.errors import UsageError
 from sprawlguard.govern.classify import classify
@@ -185,6 +184,8 @@ def load_all_rules(opts: ScanOptions) -> tuple[list[Rule], list[str], list[str]]
     allow_values: list[str] = []
     allow_paths: list[str] = []
     if opts.gitleaks_config is not None:
+        from sprawlguard.detect.gitleaks import load_gitleaks_config
+
         imported = load_gitleaks_config(opts.gitleaks_config)
         known = {r.id for r in rules}
         rules += [r for r in imported.rules if r.id not in known]

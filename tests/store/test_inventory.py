@@ -302,9 +302,3 @@ def test_status_is_shown_in_terminal_json_and_sarif(cli, tree: Path, tmp_path: P
     assert "accepted risk" in cli("report", "--db", str(db)).out
     assert cli("report", "--db", str(db), "--status", "open", "-f", "json").out.count(fp) == 0
     assert cli("inventory", "list", "--db", str(db), "--status", "accepted-risk", "-f", "json").out.count(fp) == 1
-
-
-def test_sarif_suppressed_statuses_match_the_inventory() -> None:
-    from sprawlguard.report import sarif
-
-    assert sarif._SUPPRESSED == inv_mod.SUPPRESSED

@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
 from sprawlguard.config import Settings, load_settings
 from sprawlguard.errors import ExitCode, UsageError
-from sprawlguard.model import FAIL_ON, ScanResult
+from sprawlguard.model import FAIL_ON, SUPPRESSED, ScanResult
 from sprawlguard.pipeline import Scanner, ScanOptions, build_scanner
 from sprawlguard.report import FORMATTERS, get_formatter
 from sprawlguard.sources.base import Checkpoint, Source
-from sprawlguard.store.inventory import SUPPRESSED, Inventory
+
+if TYPE_CHECKING:
+    from sprawlguard.store.inventory import Inventory
 
 #: Which rules run (also used by `baseline create|update`).
 RULE_OPTIONS: list[Callable[[Any], Any]] = [
@@ -118,6 +123,8 @@ def open_inventory(kw: dict[str, Any]) -> Inventory | None:
         if kw.get("db_path") is not None:
             raise UsageError("--db and --no-db cannot be combined")
         return None
+    from sprawlguard.store.inventory import Inventory  # lazy: `scan staged` never opens it
+
     return Inventory(kw.get("db_path"), store_values=bool(kw.get("store_values")))
 
 
@@ -143,22 +150,52 @@ def report(result: ScanResult, kw: dict[str, Any]) -> None:
 
 
 def summarise(result: ScanResult, out: TextIO) -> None:
-    """One line on stderr for machine formats, plus every error (an error never holds a secret)."""
+    """One line on stderr for machine formats, plus every error and every item skipped as too large
+    (neither ever holds a secret)."""
     for e in result.errors:
         out.write(f"sprawlguard: error: {e.location.uri}: {e.reason}\n")
+    for e in result.skipped:
+        if e.kind == "too_large":
+            out.write(f"sprawlguard: skipped: {e.location.uri}: {e.reason}\n")
     if result.interrupted:
         out.write("sprawlguard: interrupted; partial results were written\n")
 
 
-def run(source_factory: Callable[[Settings], Source], kw: dict[str, Any],
-        after: Callable[[Source, ScanResult], None] | None = None) -> int:
-    """Build everything from the options, scan one source, write the report, return the exit code.
+@dataclass
+class Job:
+    """One scan as a subcommand's options describe it: build the source, then scan, record, report."""
 
-    `after(source, result)` runs once the result is recorded and reported (e.g. `scan slack --notify`).
+    factory: Callable[[Settings], Source]
+    kw: dict[str, Any]
+    after: Callable[[Source, ScanResult], None] | None = None
+
+
+# While set (by `collecting()`), `run()` appends its job here instead of executing it: this is how
+# `scan --config` and `doctor` parse each configured source with the subcommand's own click options.
+_COLLECTOR: contextvars.ContextVar[list[Job] | None] = contextvars.ContextVar("sprawlguard_jobs", default=None)
+
+
+@contextlib.contextmanager
+def collecting() -> Iterator[list[Job]]:
+    """Within this block, scan subcommands return their job (appended to the list) instead of scanning."""
+    jobs: list[Job] = []
+    token = _COLLECTOR.set(jobs)
+    try:
+        yield jobs
+    finally:
+        _COLLECTOR.reset(token)
+
+
+def execute(job: Job, settings: Settings | None = None) -> tuple[Source, ScanResult]:
+    """Build the scanner and the source, scan (with checkpoints), verify and record; no report.
+
+    `settings` replaces the settings file lookup (scheduled runs pass their own).
     """
-    settings = settings_for(kw["config_file"])
+    kw = job.kw
+    if settings is None:
+        settings = settings_for(kw["config_file"])
     scanner: Scanner = build_scanner(scan_opts(settings, kw))
-    source = source_factory(settings)
+    source = job.factory(settings)
     inventory = open_inventory(kw)
     try:
         scan_id = inventory.begin_scan(source_label(source)) if inventory else 0
@@ -188,14 +225,36 @@ def run(source_factory: Callable[[Settings], Source], kw: dict[str, Any],
     finally:
         if inventory is not None:
             inventory.close()
-    report(result, kw)
-    if kw["write_baseline"] is not None:
-        from sprawlguard.store.baseline import Baseline, load_baseline, write_baseline
+    return source, result
 
-        target: Path = kw["write_baseline"]
-        base = load_baseline(target) if target.exists() else Baseline()
-        base.add(result.secrets)
-        write_baseline(target, base)
+
+def write_baseline_of(result: ScanResult, kw: dict[str, Any]) -> None:
+    """--write-baseline FILE: add this scan's secrets to FILE."""
+    if kw["write_baseline"] is None:
+        return
+    from sprawlguard.store.baseline import Baseline, load_baseline, write_baseline
+
+    target: Path = kw["write_baseline"]
+    base = load_baseline(target) if target.exists() else Baseline()
+    base.add(result.secrets)
+    write_baseline(target, base)
+
+
+def run(source_factory: Callable[[Settings], Source], kw: dict[str, Any],
+        after: Callable[[Source, ScanResult], None] | None = None) -> int:
+    """Build everything from the options, scan one source, write the report, return the exit code.
+
+    `after(source, result)` runs once the result is recorded and reported (e.g. `scan slack --notify`).
+    Inside `collecting()`, only hand the job over (returns 0).
+    """
+    job = Job(source_factory, kw, after)
+    jobs = _COLLECTOR.get()
+    if jobs is not None:
+        jobs.append(job)
+        return 0
+    source, result = execute(job)
+    report(result, kw)
+    write_baseline_of(result, kw)
     summarise(result, sys.stderr)
     if after is not None:
         after(source, result)

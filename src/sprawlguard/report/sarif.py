@@ -5,14 +5,12 @@ from __future__ import annotations
 import json
 from typing import Any, TextIO
 
-from sprawlguard.model import Confidence, Exposure, ScanResult, Secret
+from sprawlguard.model import SUPPRESSED, Confidence, Exposure, ScanResult, Secret
 from sprawlguard.report.base import TOOL, verification_dict
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _LEVEL = {Confidence.HIGH: "error", Confidence.MEDIUM: "warning", Confidence.LOW: "note"}
 _SEVERITY = {Confidence.HIGH: "8.5", Confidence.MEDIUM: "6.0", Confidence.LOW: "3.0"}
-#: Inventory statuses reported as suppressed results (same set as store.inventory.SUPPRESSED).
-_SUPPRESSED = frozenset({"accepted_risk", "false_positive"})
 
 
 def _help(secret: Secret) -> dict[str, str]:
@@ -80,7 +78,7 @@ class SarifFormatter:
                     "partialFingerprints": {"sprawlguardFingerprint/v1": s.fingerprint},
                     "properties": props,
                 }
-                if s.status in _SUPPRESSED:
+                if s.status in SUPPRESSED:
                     result_obj["suppressions"] = [{
                         "kind": "external", "status": "accepted",
                         "justification": f"triaged as {s.status.replace('_', '-')} in the sprawlguard inventory"}]

@@ -21,13 +21,20 @@ from typing import Any
 from sprawlguard.config import data_dir
 from sprawlguard.errors import StoreError, UsageError
 from sprawlguard.govern.classify import by_risk, govern
-from sprawlguard.model import Exposure, ScanResult, ScanStats, Secret, Verdict, VerdictStatus
+from sprawlguard.model import (
+    STATUSES,
+    SUPPRESSED,
+    Exposure,
+    ScanResult,
+    ScanStats,
+    Secret,
+    Verdict,
+    VerdictStatus,
+)
 
-STATUSES = ("open", "revoked", "accepted_risk", "false_positive")
-#: Statuses that no longer fail a build when the secret is found again.
-SUPPRESSED = frozenset({"accepted_risk", "false_positive"})
 DEFAULT_NAME = "inventory.sqlite3"
 log = logging.getLogger(__name__)
+__all__ = ["STATUSES", "SUPPRESSED", "Inventory", "default_path"]  # the statuses live in model
 
 
 def _now() -> str:
