@@ -150,3 +150,21 @@ def test_long_pem_block_is_found_with_a_relaxed_prefilter(tmp_path) -> None:
     found = engine.scan(Chunk(text=text, location=Location(source="t", uri="k.pem", path="k.pem")))
     assert [m.line for m in found] == [2]
     assert found[0].secret.strip().startswith("-----BEGIN RSA PRIVATE KEY-----")
+
+
+def test_a_long_run_is_one_candidate_not_one_per_byte(tmp_path) -> None:
+    """A relaxed `{100,}` prefilter reports every end of a growing match; the matcher keeps one per
+    streak, so a long run cannot flood it into the slow whole-chunk fallback."""
+    from sprawlguard.detect.fakes import expand
+    from sprawlguard.detect.hsdb import MAX_HITS
+    from sprawlguard.detect.rules import parse_rule
+
+    blob_rule = parse_rule({
+        "id": "t.blob", "name": "blob", "issuer": "t", "nhi_kind": "static_api_key", "confidence": "high",
+        "keywords": ["blob="], "pattern": r"blob=(?P<secret>[A-Za-z0-9+/]{100,400000})",
+        "examples": ["x"], "negative_examples": ["y"], "owasp_nhi": ["NHI2"],
+        "remediation": {"revoke": "r", "replace_with": "r", "docs": "d"}}, "test")
+    engine = Engine([blob_rule], EngineOptions(cache_dir=tmp_path))
+    blob = expand(f"{{{{gen:alnum:{MAX_HITS * 3}}}}}", random.Random(5))
+    hits = engine._matcher.hits(f"blob={blob}\n".encode())
+    assert not hits.overflow and [len(v) for v in hits.offsets.values()] == [1]

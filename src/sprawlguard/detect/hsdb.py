@@ -18,7 +18,7 @@ import json
 import logging
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -131,7 +131,6 @@ class MultiMatcher:
     plan: Plan
     db: Any
     single_db: Any  # the same expressions with SINGLEMATCH, for the overflow fallback
-    _buf: list[tuple[int, int]] = field(default_factory=list)
 
     @classmethod
     def build(
@@ -167,11 +166,11 @@ class MultiMatcher:
 
     def hits(self, data: bytes) -> Hits:
         """Candidate end offsets per rule index (decoder trigger j has index n_rules + j)."""
-        buf = self._buf
-        buf.clear()
+        collector = _Collector(self.n_rules)
+        buf = collector.hits
         if data:
             try:
-                self.db.scan(data, match_event_handler=_collect, context=buf)
+                self.db.scan(data, match_event_handler=_collect, context=collector)
             except hs.ScanTerminated:
                 fired: set[int] = set()
                 self.single_db.scan(data, match_event_handler=_fired, context=fired)
@@ -182,9 +181,30 @@ class MultiMatcher:
         return Hits(out)
 
 
-def _collect(idx: int, start: int, end: int, flags: int, context: list[tuple[int, int]]) -> bool:
-    context.append((idx, end))
-    return len(context) > MAX_HITS  # True stops the scan
+class _Collector:
+    """Hit offsets of one scan, one per streak: a match that grows by one byte at a time (a rule's
+    relaxed `{20,}` run, a base64 run under its trigger) reports every end; only one is kept, the
+    last for a rule (where the candidate ends), the first for a decoder trigger (where the encoded
+    run starts). So a 1 MB base64 blob is one candidate, not a million."""
+
+    __slots__ = ("hits", "last", "n_rules")
+
+    def __init__(self, n_rules: int) -> None:
+        self.hits: list[tuple[int, int]] = []
+        self.last: dict[int, tuple[int, int]] = {}  # idx -> (latest end, index in hits)
+        self.n_rules = n_rules
+
+
+def _collect(idx: int, start: int, end: int, flags: int, c: _Collector) -> bool:
+    prev = c.last.get(idx)
+    if prev is not None and end == prev[0] + 1:
+        c.last[idx] = (end, prev[1])
+        if idx < c.n_rules:
+            c.hits[prev[1]] = (idx, end)
+        return False
+    c.last[idx] = (end, len(c.hits))
+    c.hits.append((idx, end))
+    return len(c.hits) > MAX_HITS  # True stops the scan
 
 
 def _fired(idx: int, start: int, end: int, flags: int, context: set[int]) -> None:
