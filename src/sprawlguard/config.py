@@ -62,6 +62,7 @@ def _list(data: dict[str, Any], key: str, origin: str) -> tuple[str, ...]:
 
 def load_settings(path: Path | None, search_dir: Path | None = None) -> Settings:
     """Read an explicit config file, or the first CONFIG_NAMES file in `search_dir`, or defaults."""
+    discovered = path is None
     if path is None and search_dir is not None:
         path = next((search_dir / n for n in CONFIG_NAMES if (search_dir / n).is_file()), None)
     if path is None:
@@ -78,6 +79,8 @@ def load_settings(path: Path | None, search_dir: Path | None = None) -> Settings
         raise UsageError(f"{origin}: not valid YAML: {exc}") from None
     if not isinstance(data, dict):
         raise UsageError(f"{origin}: the config must be a mapping")
+    if "sources" in data and discovered:
+        return Settings()  # a scheduled-scan config found in the current directory, not a settings file
     unknown = set(data) - _KEYS
     if unknown:
         raise UsageError(f"{origin}: unknown key {sorted(unknown)[0]!r}; known: {sorted(_KEYS)}")

@@ -59,7 +59,7 @@ def test_no_format_prints_the_raw_secret_unless_asked(tree: Path, cli, fmt: str)
 
 def test_json_finding_fields(tree: Path, cli) -> None:
     doc = json.loads(scan(cli, str(tree), "-f", "json").out)
-    assert doc["schema_version"] == "1.1"
+    assert doc["schema_version"] == "1.2"
     (f,) = doc["findings"]
     assert f["rule_id"] == "t.acme.key"
     assert len(f["fingerprint"]) == 64

@@ -81,6 +81,7 @@ class _Fault:
     prefix: str
     response: Response
     times: int
+    after: int = 0  # matching requests let through first (a fault on the second page, mid-scan)
 
 
 class Emulator:
@@ -102,14 +103,18 @@ class Emulator:
         self.routes.sort(key=lambda r: -len(r[1]))
 
     def fail(self, prefix: str, status: int = 500, *, times: int = 1, body: Any = b"",
-             headers: dict[str, str] | None = None, delay: float = 0.0, reset: bool = False) -> None:
-        """The next `times` requests under `prefix` get this answer instead of the real one."""
+             headers: dict[str, str] | None = None, delay: float = 0.0, reset: bool = False,
+             after: int = 0) -> None:
+        """The next `times` requests under `prefix` (after letting `after` through) get this answer
+        instead of the real one."""
         with self._lock:
-            self._faults.append(_Fault(prefix, Response(status, body, dict(headers or {}), delay, reset), times))
+            self._faults.append(_Fault(prefix, Response(status, body, dict(headers or {}), delay, reset), times,
+                                       after))
 
-    def rate_limit(self, prefix: str, retry_after: int = 1, *, times: int = 1, body: Any = b"") -> None:
+    def rate_limit(self, prefix: str, retry_after: int = 1, *, times: int = 1, body: Any = b"",
+                   after: int = 0) -> None:
         """The next `times` requests under `prefix` answer 429 with an integer Retry-After."""
-        self.fail(prefix, 429, times=times, body=body, headers={"Retry-After": str(retry_after)})
+        self.fail(prefix, 429, times=times, body=body, headers={"Retry-After": str(retry_after)}, after=after)
 
     # --- lifecycle -------------------------------------------------------------------------------
 
@@ -133,7 +138,14 @@ class Emulator:
 
             do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = _serve
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        class _Server(ThreadingHTTPServer):
+            def handle_error(self, request: Any, client_address: Any) -> None:
+                import sys
+
+                if not isinstance(sys.exc_info()[1], ConnectionError):  # a client that gave up (timeout)
+                    super().handle_error(request, client_address)
+
+        self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
@@ -172,6 +184,9 @@ class Emulator:
         with self._lock:
             for f in self._faults:
                 if path.startswith(f.prefix) and f.times > 0:
+                    if f.after > 0:
+                        f.after -= 1
+                        continue
                     f.times -= 1
                     return f.response
         return None

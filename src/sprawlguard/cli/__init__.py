@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "verify": "sprawlguard.cli.verify:verify",
     "triage": "sprawlguard.cli.triage:triage",
     "report": "sprawlguard.cli.report:report",
+    "doctor": "sprawlguard.cli.doctor:doctor",
 }
 
 

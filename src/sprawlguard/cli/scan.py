@@ -43,9 +43,28 @@ def _lazy_group() -> type[click.Group]:
     return LazyGroup
 
 
-@click.group(cls=_lazy_group(), lazy=SCAN_COMMANDS)
-def scan() -> None:
-    """Scan a source for secrets."""
+@click.group(cls=_lazy_group(), lazy=SCAN_COMMANDS, invoke_without_command=True)
+@click.option("--config", "schedule_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Run every source of a scheduled-scan config (sprawlguard.yaml); no subcommand.")
+@click.option("--source", "only", multiple=True, metavar="NAME",
+              help="With --config: only this configured source (repeatable).")
+@click.pass_context
+def scan(ctx: click.Context, schedule_file: Path | None, only: tuple[str, ...]) -> None:
+    """Scan a source for secrets, or every source of a config file (--config FILE)."""
+    if ctx.invoked_subcommand is not None:
+        if schedule_file is not None or only:
+            raise click.UsageError("--config and --source go before no subcommand: "
+                                   "`sprawlguard scan --config FILE` (a subcommand takes its own --config)")
+        return
+    if schedule_file is None:
+        if only:
+            raise click.UsageError("--source needs --config FILE")
+        raise click.exceptions.NoArgsIsHelpError(ctx)  # as before: bare `scan` shows its help
+    from sprawlguard.cli.scheduled import run_config
+
+    code = run_config(ctx, schedule_file, only)
+    if code:
+        raise click.exceptions.Exit(code)
 
 
 #: How a directory is walked (also used by `baseline create|update`).
@@ -119,11 +138,14 @@ def scan_stdin(label: str, **kw: Any) -> int:
 @click.option("--pre-push", is_flag=True,
               help="Only commits being pushed (git pre-push stdin or pre-commit's refs; else HEAD "
                    "minus every remote-tracking branch).")
+@click.option("--incremental", is_flag=True,
+              help="Only commits added since the last --incremental scan of this repository "
+                   "(ref tips kept in the inventory).")
 @scan_options
 @passes_kwargs
 def scan_git(repo: Path, branches: tuple[str, ...], since_commit: str | None,
              include_unreachable: bool, all_locations: bool, max_file_size: str | None,
-             pre_push: bool, **kw: Any) -> int:
+             pre_push: bool, incremental: bool, **kw: Any) -> int:
     """Scan the full history of a local git repository (each unique blob once)."""
     exclude: list[str] = []
     if pre_push:
@@ -149,6 +171,7 @@ def scan_git(repo: Path, branches: tuple[str, ...], since_commit: str | None,
             repo=repo, branches=branches, since_commit=since_commit,
             include_unreachable=include_unreachable, all_locations=all_locations,
             max_file_bytes=size, exclude=tuple(exclude), not_on_remotes=pre_push,
+            incremental=incremental,
         )
 
     return run(factory, kw)

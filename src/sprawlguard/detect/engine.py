@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +105,9 @@ class Engine:
             if key not in seen:
                 seen.add(key)
                 out.append(m)
+        if chunk.first_column > 1:  # the text continues a line cut by the reader: columns in that line
+            shift = chunk.first_column - 1
+            out = [replace(m, column=m.column + shift) if m.line == chunk.first_line else m for m in out]
         return out
 
     # -- internals ------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from typing import Any, Protocol, TextIO
 from sprawlguard import __version__
 from sprawlguard.model import Exposure, Location, ScanResult, Secret
 
-SCHEMA_VERSION = "1.1"
+SCHEMA_VERSION = "1.2"
 TOOL = {"name": "sprawlguard", "version": __version__}
 
 
@@ -88,5 +88,7 @@ def stats_dict(result: ScanResult) -> dict[str, Any]:
         "skipped_binary": st.skipped_binary, "skipped_too_large": st.skipped_too_large,
         "allowed": st.allowed, "baselined": st.baselined, "secrets": len(result.secrets),
         "errors": [{"uri": e.location.uri, "reason": e.reason} for e in result.errors],
+        "skipped": [{"uri": e.location.uri, "reason": e.reason} for e in result.skipped
+                    if e.kind == "too_large"],
         "interrupted": result.interrupted,
     }

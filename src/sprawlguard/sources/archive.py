@@ -14,6 +14,7 @@ with a message that names the archive and the member, never the content::
 from __future__ import annotations
 
 import io
+import lzma
 import zipfile
 import zlib
 from collections.abc import Collection, Iterator
@@ -48,7 +49,8 @@ class Member:
     compressed_size: int
 
 
-_CORRUPT = (zipfile.BadZipFile, zlib.error, EOFError, OSError, RuntimeError, NotImplementedError, ValueError)
+_CORRUPT = (zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, OSError, RuntimeError, NotImplementedError,
+            ValueError)
 
 
 class _Bounded(io.RawIOBase):

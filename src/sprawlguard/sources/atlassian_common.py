@@ -106,7 +106,7 @@ def call(what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         raise Stop(f"{what}: cannot connect to the server") from None
     except requests.exceptions.Timeout:
         raise ItemFailed(f"{what}: timed out") from None
-    except ValueError:  # a body that is not the JSON we asked for
+    except (ValueError, RecursionError):  # a body that is not the JSON we asked for (or absurdly nested)
         raise ItemFailed(f"{what}: malformed response (not JSON)") from None
 
 
@@ -218,43 +218,100 @@ _ADF_BLOCKS = {"paragraph", "heading", "codeBlock", "blockquote", "listItem", "t
                "layoutColumn", "bulletList", "orderedList", "table", "blockCard", "embedCard"}
 
 
-def adf_to_text(node: Any) -> str:
+MAX_ADF_DEPTH = 200  # deeper (hostile) nesting is walked flat, without recursion
+
+
+def adf_to_text(node: Any, _depth: int = 0) -> str:
     """Atlassian Document Format (Jira Cloud v3, Confluence atlas_doc_format) walked to plain text.
 
     Text nodes, code blocks, link targets (`marks[].attrs.href`), inline/block cards, mentions,
-    media alt text, expand titles; table cells are joined on one line with ' | '.
+    media alt text, expand titles; table cells are joined on one line with ' | '. Below
+    MAX_ADF_DEPTH the rest is walked with an explicit stack, so no document can exhaust the stack.
     """
+    if _depth > MAX_ADF_DEPTH:
+        return _adf_flat(node)
     if isinstance(node, list):
-        return "".join(adf_to_text(n) for n in node)
+        parts: list[str] = []
+        for n in node:
+            piece = adf_to_text(n, _depth + 1)
+            kind = n.get("type") if isinstance(n, dict) and piece and parts else None
+            cell = kind in ("tableCell", "tableHeader")
+            if (kind in _ADF_BLOCKS or (not cell and kind and n.get("content"))) and not parts[-1].endswith("\n"):
+                parts.append("\n")  # a block after stray inline content starts its own line
+            elif cell and not parts[-1].endswith((" ", "\n")):
+                parts.append(" ")
+            parts.append(piece)
+        return "".join(parts)
     if not isinstance(node, dict):
         return ""
     kind = node.get("type")
-    attrs = node.get("attrs") if isinstance(node.get("attrs"), dict) else {}
-    if kind == "text":
-        text = str(node.get("text") or "")
-        for mark in node.get("marks") or []:
-            href = (mark.get("attrs") or {}).get("href") if isinstance(mark, dict) else None
-            if href and href != text:
-                text += f" <{href}>"
-        return text
-    if kind == "hardBreak":
-        return "\n"
-    out = ""
-    if kind in ("inlineCard", "blockCard", "embedCard") and attrs.get("url"):
-        out += f" {attrs['url']} "
-    elif kind in ("mention", "emoji", "status", "date") and (attrs.get("text")):
-        out += str(attrs["text"])
-    elif kind in ("media", "mediaInline") and attrs.get("alt"):
-        out += f" {attrs['alt']} "
-    elif kind in ("expand", "nestedExpand") and attrs.get("title"):
-        out += f"{attrs['title']}\n"
-    inner = adf_to_text(node.get("content") or [])
+    if kind in ("text", "hardBreak"):
+        return _adf_leaf(node)
+    out = _adf_head(node)
+    inner = adf_to_text(node.get("content") or [], _depth + 1)
     if kind in ("tableCell", "tableHeader"):
         return " ".join(inner.split("\n")).strip() + " | "
     out += inner
-    if kind in _ADF_BLOCKS and not out.endswith("\n"):
+    if (kind in _ADF_BLOCKS or inner) and not out.endswith("\n"):  # unknown containers: blocks too
         out += "\n"
     return out
+
+
+def _adf_leaf(node: dict[str, Any]) -> str:
+    if node.get("type") == "hardBreak":
+        return "\n"
+    text = str(node.get("text") or "")
+    marks = node.get("marks")
+    for mark in marks if isinstance(marks, list) else []:
+        attrs = mark.get("attrs") if isinstance(mark, dict) else None
+        href = attrs.get("href") if isinstance(attrs, dict) else None
+        if href and href != text:
+            text += f" <{href}>"
+    return text
+
+
+def _adf_head(node: dict[str, Any]) -> str:
+    """What a non-text node shows itself: a card's URL, a mention's text, alt text, a title."""
+    kind = node.get("type")
+    attrs = node.get("attrs") if isinstance(node.get("attrs"), dict) else {}
+    if kind in ("inlineCard", "blockCard", "embedCard") and attrs.get("url"):
+        return f" {attrs['url']} "
+    if kind in ("mention", "emoji", "status", "date") and attrs.get("text"):
+        return str(attrs["text"])
+    if kind in ("media", "mediaInline") and attrs.get("alt"):
+        return f" {attrs['alt']} "
+    if kind in ("expand", "nestedExpand") and attrs.get("title"):
+        return f"{attrs['title']}\n"
+    return ""
+
+
+class _End(str):
+    """What to write after a node's children in `_adf_flat` (not a string found in the document)."""
+
+
+def _adf_flat(root: Any) -> str:
+    """The same text as `adf_to_text`, walked with a stack (cells end with ' |', not joined)."""
+    out: list[str] = []
+    stack: list[Any] = [root]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, _End):
+            if node == " | " or not (out and out[-1].endswith("\n")):
+                out.append(str(node))
+        elif isinstance(node, list):
+            stack.extend(reversed(node))
+        elif isinstance(node, dict):
+            kind = node.get("type")
+            if kind in ("text", "hardBreak"):
+                out.append(_adf_leaf(node))
+                continue
+            out.append(_adf_head(node))
+            if kind in ("tableCell", "tableHeader"):
+                stack.append(_End(" | "))
+            elif kind in _ADF_BLOCKS or node.get("content"):
+                stack.append(_End("\n"))
+            stack.append(node.get("content") or [])
+    return "".join(out)
 
 
 _WIKI_MARKERS = re.compile(r"\{(?:code|noformat|quote|panel|color|html)(?::[^}]*)?\}")
@@ -304,6 +361,9 @@ class _Storage(HTMLParser):
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = {k: v or "" for k, v in attrs}
         if tag in ("td", "th"):
+            self.end_cell()  # an unclosed cell before it keeps its text
+            if self.out and not self.out[-1].endswith((" ", "\n")):
+                self.out.append(" ")  # a stray cell never glues onto the text before it
             self.cell = []
         elif tag == "ac:parameter":
             self.param = a.get("ac:name", "")
@@ -320,10 +380,14 @@ class _Storage(HTMLParser):
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.handle_starttag(tag, attrs)
 
-    def handle_endtag(self, tag: str) -> None:
-        if tag in ("td", "th") and self.cell is not None:
+    def end_cell(self) -> None:
+        if self.cell is not None:
             cell, self.cell = " ".join("".join(self.cell).split()), None
             self.out.append(cell + " | ")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("td", "th") and self.cell is not None:
+            self.end_cell()
         elif tag == "ac:parameter":
             self.param = None
             self._newline()
@@ -345,6 +409,7 @@ def storage_to_text(xhtml: str) -> str:
     p = _Storage()
     p.feed(text)
     p.close()
+    p.end_cell()  # a cell never closed (malformed markup) must not swallow the rest of the page
     return re.sub(r"\n{3,}", "\n\n", "".join(p.out)).strip("\n") + "\n"
 
 

@@ -74,6 +74,8 @@ def _resolve_cr(line: str) -> str:
     """Progress bars rewrite a line after ``\\r``: keep every distinct state (a secret printed and
     then overwritten is still in the log), dropping states the next one merely extends."""
     parts = [p for p in line.split("\r") if p.strip()]
+    if not parts:  # only blank states (e.g. "\r\t"): nothing to scan
+        return ""
     kept = [p for p, nxt in zip(parts, parts[1:] + [""], strict=True) if not nxt.startswith(p)]
     return " ".join(kept)
 
@@ -300,7 +302,8 @@ class CiLogsSource:
         try:
             size = path.stat().st_size
             if size > self.max_file_bytes:
-                yield ItemError(loc, f"larger than {self.max_file_bytes} bytes", kind="too_large")
+                yield ItemError(loc, f"{size} bytes, larger than --max-log-size ({self.max_file_bytes} bytes)",
+                                kind="too_large")
                 return
             with path.open("rb") as fh:
                 if fh.read(4) == b"PK\x03\x04":

@@ -147,7 +147,7 @@ class Http:
         resp = self.get(url, params)
         try:
             return resp.json(), resp
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested too deep to parse
             raise HttpError(f"{self.provider}: GET {urlsplit(url).path}: the answer is not JSON "
                             f"(Content-Type {resp.headers.get('Content-Type', '?')})") from None
 
@@ -333,7 +333,9 @@ class GitHubActionsSource(_RemoteSource):
         params: dict[str, Any] | None = {"per_page": PAGE_SIZE}
         if self.since is not None and params is not None:
             params["created"] = f">={self.since.date().isoformat()}"
+        pages: set[str] = set()
         while url:
+            _once(pages, url, f"github: GET {urlsplit(url).path}")
             body, resp = self.http.json(url, params)
             runs = body.get("workflow_runs") if isinstance(body, dict) else None
             if not isinstance(runs, list):
@@ -356,7 +358,9 @@ class GitHubActionsSource(_RemoteSource):
         jobs: dict[str, dict[str, Any]] = {}
         url: str | None = f"{self.api}/repos/{self.repo}/actions/runs/{run_id}/jobs"
         params: dict[str, Any] | None = {"per_page": PAGE_SIZE, "filter": "latest"}
+        pages: set[str] = set()
         while url:
+            _once(pages, url, f"github: GET {urlsplit(url).path}")
             body, resp = self.http.json(url, params)
             for job in body.get("jobs") or []:
                 jobs[_job_key(job.get("name", ""))] = job
@@ -424,6 +428,13 @@ class GitHubActionsSource(_RemoteSource):
         return loc.permalink
 
 
+def _once(seen: set[str], page: str, where: str) -> None:
+    """Refuse to request a page twice in one listing: a server repeating its `next` would loop forever."""
+    if page in seen:
+        raise HttpError(f"{where}: the server sent the same next page again; listing stopped")
+    seen.add(page)
+
+
 def _job_key(name: str) -> str:
     return re.sub(r"[^0-9a-z]", "", name.lower())
 
@@ -458,7 +469,9 @@ class GitLabSource(_RemoteSource):
 
     def list_after(self, last_id: int) -> Iterator[Item]:
         page: str | None = "1"
+        pages: set[str] = set()
         while page:
+            _once(pages, page, f"gitlab: GET {urlsplit(self.api).path}/jobs")
             body, resp = self.http.json(f"{self.api}/jobs", {"per_page": PAGE_SIZE, "page": page})
             if not isinstance(body, list):
                 raise HttpError(f"gitlab: GET {urlsplit(self.api).path}/jobs: unexpected answer (not a list)")

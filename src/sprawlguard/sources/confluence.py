@@ -175,7 +175,11 @@ class ConfluenceSource:
                 # the library's v2 pager (_get_paged) follows `_links.next` cursors lazily;
                 # get_pages() would read the whole listing first and has no blog post twin
                 pager = self._v2._get_paged(f"api/v2/{kind}s", params=params)
+                listed: set[str] = set()
                 for item in _each(f"list {kind}s", pager):
+                    if str(item.get("id")) in listed:  # the pager follows a cursor that loops
+                        raise ItemFailed(f"list {kind}s: the server repeated a page (cursor loop); listing stopped")
+                    listed.add(str(item.get("id")))
                     modified = str((item.get("version") or {}).get("createdAt") or "")
                     when = parse_time(modified)
                     if since is not None and when is not None and when < since:
@@ -196,6 +200,7 @@ class ConfluenceSource:
         cql = " AND ".join(parts) + " ORDER BY lastmodified ASC"
         what = f"CQL search on {self.url}"
         page = call(what, self._v1.cql, cql, start=0, limit=self.page_size, expand="content.version")
+        links: set[str] = set()
         while True:
             try:
                 for hit in page["results"]:
@@ -209,6 +214,9 @@ class ConfluenceSource:
                 raise ItemFailed(f"{what}: malformed response") from None
             if not nxt:
                 return
+            if nxt in links:  # a server that repeats a link would keep us here forever
+                raise ItemFailed(f"{what}: the server repeated a next link; search stopped")
+            links.add(nxt)
             page = call(what, self._v1.get, self._next_url(page, nxt), absolute=True)
 
     def _next_url(self, page: dict[str, Any], nxt: str) -> str:

@@ -49,7 +49,7 @@ def read_chunks(
     `chunk_bytes` is cut with an overlap, so a secret across a cut is seen whole in one chunk.
     """
     decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
-    line = 1
+    line = column = 1
     carry = ""
     while True:
         block = stream.read(chunk_bytes)
@@ -57,7 +57,7 @@ def read_chunks(
         text = carry + decoder.decode(block, final=final)
         if final:
             if text:
-                yield Chunk(text=text, location=location, first_line=line)
+                yield Chunk(text=text, location=location, first_line=line, first_column=column)
             return
         if len(text) < chunk_bytes:
             carry = text  # keep reading: a small file is one chunk, its last line included
@@ -65,17 +65,19 @@ def read_chunks(
         cut = text.rfind("\n")
         if cut >= 0:
             body, rest = text[: cut + 1], text[cut + 1 :]
-            yield Chunk(text=body, location=location, first_line=line)
+            yield Chunk(text=body, location=location, first_line=line, first_column=column)
             # the next chunk starts with the whole lines of the last OVERLAP_BYTES again, so a
             # multi-line secret (a PEM block) across the cut is seen whole; the pipeline drops
             # the duplicate findings (same rule, value, file and line)
             overlap = min(OVERLAP_BYTES, chunk_bytes // 4)
             tail = body.find("\n", max(0, len(body) - overlap)) + 1  # body ends with "\n"
             line += body.count("\n", 0, tail)
+            column = 1
             carry = body[tail:] + rest
         else:  # one line longer than a chunk: cut it, keeping an overlap
-            yield Chunk(text=text, location=location, first_line=line)
+            yield Chunk(text=text, location=location, first_line=line, first_column=column)
             carry = text[-OVERLAP_BYTES:]
+            column += len(text) - len(carry)
 
 
 @dataclass
@@ -110,7 +112,8 @@ class FilesSource:
         for path, rel, size in self._walk():
             loc = Location(source="file", uri=f"file:{rel}", path=rel)
             if size > self.max_file_bytes:
-                yield ItemError(loc, f"larger than {self.max_file_bytes} bytes", kind="too_large")
+                yield ItemError(loc, f"{size} bytes, larger than --max-file-size ({self.max_file_bytes} bytes)",
+                                kind="too_large")
                 continue
             try:
                 yield from self._read(path, loc)

@@ -25,7 +25,7 @@ import contextlib
 import io
 import subprocess
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
@@ -85,6 +85,7 @@ class GitHistorySource:
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
     exclude: Sequence[str] = ()  # revisions whose history is left out (already pushed)
     not_on_remotes: bool = False  # leave out commits any remote-tracking branch has
+    incremental: bool = False  # checkpoint the ref tips scanned; later runs scan only newer commits
     name: str = "git"
     _commits: list[str] = field(default_factory=list, init=False, repr=False)
 
@@ -102,6 +103,16 @@ class GitHistorySource:
         self._revs = [self._resolve_rev(b) for b in self.branches]
         self._since = self._resolve_rev(self.since_commit) if self.since_commit else None
         self._exclude = [self._resolve_rev(x) for x in self.exclude]
+        # Incremental: the tips scanned by the last run are excluded (`tips ^old_tips`), so only
+        # commits (and blobs) added since are read. Keyed on the repository's git directory.
+        self.checkpoint_key: str | None = None
+        self._tips: list[str] | None = None  # the tips this run scans (fixed at its start)
+        self._old_tips: list[str] = []  # the tips the last run scanned (excluded now)
+        self._scanned_tips: list[str] = []  # what checkpoint() reports: old tips until the stream ends
+        if self.incremental:
+            if self.include_unreachable or self.not_on_remotes:
+                raise UsageError("--incremental cannot be combined with --include-unreachable or --pre-push")
+            self.checkpoint_key = f"git:{self.git_dir.resolve()}"
 
     def _resolve_rev(self, rev: str) -> str:
         import git
@@ -116,7 +127,10 @@ class GitHistorySource:
         return [*GIT, "--git-dir", str(self.git_dir), *args]
 
     def _rev_args(self) -> list[str]:
-        revs = list(self._revs) if self._revs else ["--all"]
+        if self._tips is not None:  # incremental: exactly the tips read at the start of this run
+            revs = list(self._tips) + ["^" + x for x in self._old_tips]
+        else:
+            revs = list(self._revs) if self._revs else ["--all"]
         revs += ["^" + x for x in ([self._since] if self._since else []) + self._exclude]
         if self.not_on_remotes:
             revs += ["--not", "--remotes"]
@@ -131,13 +145,42 @@ class GitHistorySource:
         return (int(kib.get("size-pack", 0)) * 6 + int(kib.get("size", 0))) * 1024
 
     def checkpoint(self) -> Checkpoint:
-        return {}
+        return {"version": 1, "tips": sorted(self._scanned_tips)} if self.incremental else {}
 
     def chunks(self, resume: Checkpoint | None = None) -> Iterator[Chunk | ItemError]:
         if self.include_unreachable:
             yield from self._all_objects()
-        else:
+            return
+        if not self.incremental:
             yield from self._rev_list_objects()
+            return
+        self._old_tips = self._scanned_tips = self._existing(list((resume or {}).get("tips") or []))
+        self._tips = self._current_tips()
+        if set(self._tips) <= set(self._scanned_tips):
+            return  # nothing new (or an empty repository)
+        failed = False
+        for item in self._rev_list_objects():
+            failed = failed or (isinstance(item, ItemError) and item.kind == "error")
+            yield item
+        if not failed:  # every blob of the new commits was yielded and consumed
+            self._scanned_tips = list(self._tips)
+
+    def _current_tips(self) -> list[str]:
+        """The commits (or tags) every ref and HEAD point at now; or the --branch revisions."""
+        if self._revs:
+            return list(dict.fromkeys(self._revs))
+        out = subprocess.run(self._git("rev-parse", "--all"), capture_output=True, text=True)
+        head = subprocess.run(self._git("rev-parse", "--verify", "--quiet", "HEAD"), capture_output=True, text=True)
+        return list(dict.fromkeys(out.stdout.split() + head.stdout.split()))
+
+    def _existing(self, shas: list[str]) -> list[str]:
+        """The old tips still in the repository (a force-push and gc may have dropped some)."""
+        shas = [s for s in shas if isinstance(s, str) and len(s) in (40, 64) and s.isalnum()]
+        if not shas:
+            return []
+        out = subprocess.run(self._git("cat-file", "--batch-check"), input="".join(s + "\n" for s in shas),
+                             capture_output=True, text=True)
+        return [line.split()[0] for line in out.stdout.splitlines() if not line.endswith(" missing")]
 
     # -- the hot path: one cat-file stream ---------------------------------------------------
 
@@ -211,20 +254,28 @@ class GitHistorySource:
             path = paths.pop(sha, None)
             loc = Location(source="git", uri=f"git:blob:{sha}", path=path, details={"blob": sha})
             if size > self.max_file_bytes:
-                left = size + 1
-                while left:
-                    left -= len(read(min(left, _COPY_BYTES)))
-                yield ItemError(loc, f"blob larger than {self.max_file_bytes} bytes", kind="too_large")
+                _Blob(read, size + 1).drain()  # and the newline after it
+                yield ItemError(loc, f"blob of {size} bytes, larger than --max-file-size "
+                                f"({self.max_file_bytes} bytes)", kind="too_large")
                 continue
-            data = read(size)
-            read(1)  # the newline after each object
-            if is_binary(data[:SNIFF_BYTES]):
-                yield ItemError(loc, "binary blob", kind="binary")
-            elif size <= CHUNK_BYTES:
-                if data:
+            if size <= CHUNK_BYTES:
+                data = read(size)
+                read(1)  # the newline after each object
+                if is_binary(data[:SNIFF_BYTES]):
+                    yield ItemError(loc, "binary blob", kind="binary")
+                elif data:
                     yield Chunk(text=_decode(data), location=loc)
+                continue
+            # a big blob is streamed from the pipe in chunks, never held whole
+            blob = _Blob(read, size)
+            head = blob.peek(SNIFF_BYTES)
+            if is_binary(head):
+                yield ItemError(loc, "binary blob", kind="binary")
             else:
-                yield from read_chunks(io.BytesIO(data), loc, _encoding_for(data[:4]))
+                yield from read_chunks(blob, loc, _encoding_for(head[:4]),  # type: ignore[arg-type]
+                                       chunk_bytes=CHUNK_BYTES)
+            blob.drain()
+            read(1)
 
     # -- provenance, after matching ------------------------------------------------------------
 
@@ -322,6 +373,41 @@ class GitHistorySource:
             if len(parts) == 3 and parts[1] == "blob":
                 pairs.add((parts[2], _unquote(path)))
         return pairs
+
+
+class _Blob:
+    """The next `size` bytes of a `cat-file --batch` stream, read on demand in bounded pieces."""
+
+    def __init__(self, read: Callable[[int], bytes], size: int) -> None:
+        self._read = read
+        self._left = size
+        self._head = b""
+
+    def peek(self, n: int) -> bytes:
+        if len(self._head) < n:
+            more = self._read(min(n, self._left) - len(self._head))
+            self._head += more
+            self._left -= len(more)
+        return self._head[:n]
+
+    def read(self, n: int = -1) -> bytes:
+        if n < 0:
+            n = len(self._head) + self._left
+        data, self._head = self._head[:n], self._head[n:]
+        if len(data) < n and self._left:
+            more = self._read(min(n - len(data), self._left))
+            self._left -= len(more)
+            data += more
+        return data
+
+    def drain(self) -> None:
+        """Skip what was not read (a binary blob), so the stream is at the next object."""
+        self._head = b""
+        while self._left:
+            got = len(self._read(min(self._left, _COPY_BYTES)))
+            if not got:
+                return  # git stopped early: the next readline() sees the end
+            self._left -= got
 
 
 def _write_close(stream: IO[bytes], data: bytes) -> None:
@@ -432,3 +518,44 @@ def describe_findings(result: Any, limit: int = 20) -> list[str]:
     out = [f"{e.location.path or e.location.uri}:{e.line} ({s.rule_id})"
            for s in result.secrets for e in s.exposures]
     return out[:limit]
+
+
+def sync_mirror(url: str, dest: Path, auth_header: str | None = None, timeout: float = 3600) -> None:
+    """Clone `url` as a bare mirror into `dest` on first use, `git fetch --prune` afterwards.
+
+    `auth_header` (e.g. ``Authorization: Basic ...``) is handed to git through the environment
+    (GIT_CONFIG_*), never on the command line, so it does not show in process lists. Errors name
+    the URL without any credentials it may embed.
+    """
+    import os
+
+    from sprawlguard.redact import scrub_url_credentials
+
+    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
+    if auth_header:
+        env.update({"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "http.extraHeader",
+                    "GIT_CONFIG_VALUE_0": auth_header})
+    if (dest / "HEAD").is_file():
+        cmd = [*GIT, "--git-dir", str(dest), "fetch", "--prune", "--quiet", "origin"]
+        what = "fetch"
+    else:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(dest.name + ".partial")
+        if tmp.exists():
+            import shutil
+
+            shutil.rmtree(tmp)
+        cmd = [*GIT, "clone", "--mirror", "--quiet", url, str(tmp)]
+        what = "clone"
+    try:
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout,
+                              stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        raise SourceError(f"git {what} {scrub_url_credentials(url)}: timed out after {timeout:.0f} s") from None
+    if proc.returncode != 0:
+        lines = [x for x in proc.stderr.strip().splitlines() if x.strip()]
+        reason = scrub_url_credentials(lines[-1] if lines else f"exit code {proc.returncode}")
+        raise SourceError(f"git {what} {scrub_url_credentials(url)} failed: {reason[:300]}",
+                          hint="check the URL and the credentials (token_env) of this repository")
+    if what == "clone":
+        tmp.rename(dest)

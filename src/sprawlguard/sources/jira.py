@@ -159,6 +159,7 @@ class JiraSource:
         what = f"search issues on {self.url}"
         if self.cloud:
             token = None
+            tokens: set[str] = set()
             while True:
                 page = call(what, self._client.enhanced_jql, jql, fields=["updated"], nextPageToken=token,
                             limit=self.page_size)
@@ -166,6 +167,9 @@ class JiraSource:
                 token = page.get("nextPageToken")
                 if page.get("isLast", not token) or not token:
                     return
+                if token in tokens:  # a server that repeats a page token would keep us here forever
+                    raise ItemFailed(f"{what}: the server repeated a nextPageToken; search stopped")
+                tokens.add(token)
         start = 0
         while True:
             page = call(what, self._client.jql, jql, fields="updated", start=start, limit=self.page_size)

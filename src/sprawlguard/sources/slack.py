@@ -28,6 +28,7 @@ import copy
 import io
 import json
 import logging
+import lzma
 import re
 import urllib.error
 import urllib.request
@@ -136,21 +137,29 @@ def _inline(node: Any) -> str:
     return str(node.get("text", "")) if isinstance(node.get("text"), str) else ""
 
 
-def _block_lines(node: Any) -> list[str]:
-    """Every piece of text in Block Kit JSON, one entry per block element."""
-    if isinstance(node, list):
-        return [line for n in node for line in _block_lines(n)]
-    if not isinstance(node, dict):
-        return []
-    kind = node.get("type")
-    if kind in ("rich_text_section", "rich_text_preformatted", "rich_text_quote"):
-        return ["".join(_inline(e) for e in node.get("elements") or [])]
-    if kind in ("mrkdwn", "plain_text") and isinstance(node.get("text"), str):
-        return [normalise(node["text"]) if kind == "mrkdwn" else node["text"]]
+def _block_lines(root: Any) -> list[str]:
+    """Every piece of text in Block Kit JSON, one entry per block element, in document order.
+
+    Walked with an explicit stack, not recursion: nesting deeper than Python's recursion limit
+    (hostile JSON) must not end the scan.
+    """
     out: list[str] = []
-    for value in node.values():
-        if isinstance(value, (dict, list)):
-            out += _block_lines(value)
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            stack.extend(reversed(node))
+            continue
+        if not isinstance(node, dict):
+            continue
+        kind = node.get("type")
+        if kind in ("rich_text_section", "rich_text_preformatted", "rich_text_quote"):
+            elements = node.get("elements")
+            out.append("".join(_inline(e) for e in elements if isinstance(elements, list)) if elements else "")
+        elif kind in ("mrkdwn", "plain_text") and isinstance(node.get("text"), str):
+            out.append(normalise(node["text"]) if kind == "mrkdwn" else node["text"])
+        else:
+            stack.extend(reversed([v for v in node.values() if isinstance(v, (dict, list))]))
     return out
 
 
@@ -438,12 +447,13 @@ class SlackSource:
             raise _Problem(error) from None
         except (SlackClientError, OSError) as exc:
             raise _Problem(f"cannot reach the Slack API: {type(exc).__name__}: {str(exc)[:200]}") from None
-        except ValueError:  # not JSON
+        except (ValueError, RecursionError):  # not JSON, or nested too deep to parse
             raise _Problem("malformed answer from the Slack API (not JSON)") from None
 
     def _pages(self, method: Any, key: str, **kwargs: Any) -> Iterator[list[dict[str, Any]]]:
         """Follow `response_metadata.next_cursor` until it is empty; yield each page's items."""
         cursor = None
+        seen: set[str] = set()
         while True:
             resp = self._call(method, cursor=cursor, **kwargs)
             items = resp.get(key)
@@ -458,6 +468,9 @@ class SlackSource:
             cursor = (resp.get("response_metadata") or {}).get("next_cursor") or resp.get("next_cursor")
             if not cursor:
                 return
+            if cursor in seen:  # a server that repeats a cursor would keep us here forever
+                raise _Problem("the Slack API repeated a pagination cursor; listing stopped")
+            seen.add(cursor)
 
     def _user_name(self, uid: str) -> str:
         if uid not in self._users:
@@ -636,7 +649,7 @@ class SlackSource:
                  msg: dict[str, Any]) -> Iterator[Chunk | ItemError]:
         author = _message_author(msg, self._user_name)
         yield from _text_chunks(ws, ch, path, msg, author)
-        for f in msg.get("files") or []:
+        for f in msg["files"] if isinstance(msg.get("files"), list) else []:
             if isinstance(f, dict) and f.get("id"):
                 yield from self._file(ws, ch, path, msg, f, author)
 
@@ -773,13 +786,20 @@ class SlackExportSource:
     def _json(self, zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> Any:
         try:
             return json.loads(self._read(zf, info).decode("utf-8-sig", errors="replace"))
-        except (ValueError, zipfile.BadZipFile, zlib.error) as exc:
+        except (ValueError, RuntimeError, EOFError, OSError, zipfile.BadZipFile, zlib.error, lzma.LZMAError) as exc:
+            # RuntimeError: RecursionError (JSON nested too deep), encrypted or unsupported entries
             raise _Problem(f"malformed JSON or ZIP entry: {type(exc).__name__}") from None
+
+    def _json_list(self, zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> list[Any]:
+        value = self._json(zf, info)
+        if not isinstance(value, list):
+            raise _Problem("expected a JSON array")
+        return value
 
     def chunks(self, resume: Checkpoint | None = None) -> Iterator[Chunk | ItemError]:
         try:
             zf = zipfile.ZipFile(self.path)
-        except (OSError, zipfile.BadZipFile) as exc:
+        except (OSError, ValueError, zipfile.BadZipFile) as exc:
             raise SourceError(f"{self.path}: not a readable Slack export ZIP ({type(exc).__name__})") from None
         with zf:
             yield from self._scan(zf)
@@ -803,7 +823,7 @@ class SlackExportSource:
         for name in ("users.json", "org_users.json"):
             if name in top:
                 try:
-                    for u in self._json(zf, top[name]) or []:
+                    for u in self._json_list(zf, top[name]):
                         if isinstance(u, dict) and u.get("id"):
                             prof = u.get("profile") if isinstance(u.get("profile"), dict) else {}
                             users[str(u["id"])] = str(prof.get("display_name") or u.get("real_name")
@@ -816,11 +836,11 @@ class SlackExportSource:
         for name, flags in _LISTS:
             if name in top:
                 try:
-                    listed = self._json(zf, top[name])
+                    listed = self._json_list(zf, top[name])
                 except _Problem as exc:
                     yield ItemError(_entry(zloc, name), str(exc))
                     continue
-                channels += [{**flags, **c} for c in listed or [] if isinstance(c, dict) and c.get("id")]
+                channels += [{**flags, **c} for c in listed if isinstance(c, dict) and c.get("id")]
         folders = set(entries)
         for ch in channels:
             folder = str(ch.get("name") or ch["id"]) if not ch.get("is_im") else str(ch["id"])
@@ -849,7 +869,8 @@ class SlackExportSource:
                     continue
                 author = _message_author(msg, lambda uid: users.get(uid, uid))
                 yield from _text_chunks(ws, ch, path, msg, author)
-                for f in msg.get("files") or []:  # file contents are not in exports: scan the metadata
+                files = msg["files"] if isinstance(msg.get("files"), list) else []
+                for f in files:  # file contents are not in exports: scan the metadata
                     if isinstance(f, dict) and f.get("id"):
                         text = "\n".join(str(f[k]) for k in ("name", "title", "preview") if f.get(k))
                         if text:

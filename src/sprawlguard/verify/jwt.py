@@ -52,7 +52,10 @@ def decode(token: str) -> tuple[dict[str, Any], dict[str, Any], bytes]:
 
 
 def _when(ts: Any) -> str:
-    return datetime.fromtimestamp(float(ts), timezone.utc).isoformat(timespec="seconds")
+    try:
+        return datetime.fromtimestamp(float(ts), timezone.utc).isoformat(timespec="seconds")
+    except (OverflowError, ValueError, OSError):  # a claim far outside any calendar (or NaN)
+        return f"timestamp {str(ts)[:32]} (out of range)"
 
 
 def jwks_url(iss: Any) -> str | None:

@@ -59,7 +59,7 @@ class HttpResponse:
 
         try:
             return json.loads(self.body or b"null")
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested too deep to parse
             return None
 
     @property

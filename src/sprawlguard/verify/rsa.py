@@ -83,7 +83,10 @@ def private_modulus(pem: str) -> int:
 
 
 def certificate_modulus(pem: str) -> int:
-    tbs = _children(_seq(pem_der(pem, ("CERTIFICATE",)))[0][1])
+    cert = _seq(pem_der(pem, ("CERTIFICATE",)))
+    if not cert:
+        raise DerError("empty certificate")
+    tbs = _children(cert[0][1])
     if tbs and tbs[0][0] == 0xA0:  # explicit version
         tbs = tbs[1:]
     if len(tbs) < 6:
@@ -91,7 +94,10 @@ def certificate_modulus(pem: str) -> int:
     spki = _children(tbs[5][1])
     if len(spki) < 2 or spki[1][0] != 0x03:
         raise DerError("no subjectPublicKeyInfo")
-    return _int(_seq(spki[1][1][1:])[0])  # BIT STRING: skip the unused-bits byte
+    key = _seq(spki[1][1][1:])  # BIT STRING: skip the unused-bits byte
+    if not key:
+        raise DerError("empty public key")
+    return _int(key[0])
 
 
 def verify_pkcs1_sha256(n: int, e: int, message: bytes, signature: bytes) -> bool:
