@@ -60,3 +60,19 @@ def run_subprocess(*args: str, input: bytes | None = None, cwd: Path | None = No
     """Run the real console entry point in a child process (for stdin, TTY and signal behaviour)."""
     return subprocess.run([sys.executable, "-m", "sprawlguard", *args], input=input, cwd=cwd,
                           capture_output=True, env=env, timeout=120)
+
+
+@pytest.fixture
+def scanned_uris(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every chunk the engine is asked to scan, by location uri (to prove what a rerun re-reads)."""
+    from sprawlguard.detect.engine import Engine
+
+    seen: list[str] = []
+    real_scan = Engine.scan
+
+    def recording_scan(self: Engine, chunk):  # type: ignore[no-untyped-def]
+        seen.append(chunk.location.uri)
+        return real_scan(self, chunk)
+
+    monkeypatch.setattr(Engine, "scan", recording_scan)
+    return seen

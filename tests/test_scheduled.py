@@ -14,8 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from sprawlguard.detect.engine import Engine
-from sprawlguard.model import Chunk, Verdict, VerdictStatus
+from sprawlguard.model import Verdict, VerdictStatus
 from sprawlguard.store.inventory import Inventory
 from tests.conftest import fake
 from tests.emulators.base import Emulator, Response
@@ -145,7 +144,7 @@ def first_places(items: list[dict[str, Any]]) -> set[tuple[str, str]]:
 
 
 def test_two_runs_scan_only_new_content_and_report_exactly_what_is_new(cli, world: World,
-                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+                                                                      request: pytest.FixtureRequest) -> None:
     w = world
     path = write(w, config(w))
     first = run(cli, path)
@@ -165,14 +164,7 @@ def test_two_runs_scan_only_new_content_and_report_exactly_what_is_new(cli, worl
     w.jira.add_comment("OPS-2", f"here {acme('jira-2')}", author="alice")
     w.confluence.edit("2002", f"<p>{acme('wiki-2')}</p><p>{acme('jira-1')}</p>")  # and the Jira token
     w.journals_clear()
-    scanned: list[str] = []
-    real_scan = Engine.scan
-
-    def recording_scan(self: Engine, chunk: Chunk) -> Any:
-        scanned.append(chunk.location.uri)
-        return real_scan(self, chunk)
-
-    monkeypatch.setattr(Engine, "scan", recording_scan)
+    scanned = request.getfixturevalue("scanned_uris")  # from here on, every chunk scanned
     second = run(cli, path)
     assert second.code == 1, second.err
     c2 = changes(w)

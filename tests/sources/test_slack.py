@@ -196,7 +196,7 @@ def test_scan_reports_exact_locations(cli, emu: SlackEmulator, tmp_path: Path) -
 
 
 def test_second_run_scans_only_what_is_new(cli, emu: SlackEmulator, tmp_path: Path,
-                                           monkeypatch: pytest.MonkeyPatch) -> None:
+                                           request: pytest.FixtureRequest) -> None:
     db = tmp_path / "inv.db"
     scan(cli, emu, db)
     new_top = emu.post("C0GEN", f"new {acme(20)}")
@@ -204,14 +204,7 @@ def test_second_run_scans_only_what_is_new(cli, emu: SlackEmulator, tmp_path: Pa
     late_reply = emu.post("C0GEN", f"later {acme(22)}", user="U0B", thread_ts="1700000200.000100")
     emu.edit("C0OPS", "1700000800.000100", f"rotated, new one: {acme(23)}")
     emu.journal.clear()
-    scanned: list[str] = []
-    real_scan = Engine.scan
-
-    def recording_scan(self: Engine, chunk: Chunk) -> Any:
-        scanned.append(chunk.location.uri)
-        return real_scan(self, chunk)
-
-    monkeypatch.setattr(Engine, "scan", recording_scan)
+    scanned = request.getfixturevalue("scanned_uris")  # from here on, every chunk scanned
 
     code, findings, _ = scan(cli, emu, db)
 

@@ -190,6 +190,16 @@ class _Body(io.RawIOBase):
         return n
 
 
+def _plain_log(http: Any, url: str, loc: Location, max_bytes: int, what: str) -> Iterator[Chunk | ItemError]:
+    """A plain-text log streamed from `url` (GitLab traces, Jenkins consoles), at most `max_bytes`."""
+    resp = http.get(url, stream=True)
+    with resp:
+        body, stream = _body(resp, max_bytes, what)
+        yield from log_chunks(stream, loc)
+        if body.truncated:
+            yield ItemError(loc, f"log larger than {max_bytes} bytes; the rest was not scanned", kind="too_large")
+
+
 def _body(resp: requests.Response, limit: int, what: str) -> tuple[_Body, io.BufferedReader]:
     raw = _Body(resp, limit, what)
     return raw, io.BufferedReader(raw, DOWNLOAD_BLOCK)
@@ -502,14 +512,8 @@ class GitLabSource(_RemoteSource):
                         details=details)
 
     def read(self, item: Item) -> Iterator[Chunk | ItemError]:
-        loc = self.item_location(item)
-        resp = self.http.get(f"{self.api}/jobs/{item.id}/trace", stream=True)
-        with resp:
-            body, stream = _body(resp, self.max_log_bytes, f"gitlab job {item.id} trace")
-            yield from log_chunks(stream, loc)
-            if body.truncated:
-                yield ItemError(loc, f"log larger than {self.max_log_bytes} bytes; the rest was not scanned",
-                                kind="too_large")
+        yield from _plain_log(self.http, f"{self.api}/jobs/{item.id}/trace", self.item_location(item),
+                              self.max_log_bytes, f"gitlab job {item.id} trace")
 
     def line_link(self, loc: Location, line: int) -> str | None:
         return f"{loc.permalink}#L{line}" if loc.permalink else None
@@ -573,11 +577,5 @@ class JenkinsSource(_RemoteSource):
                         permalink=f"{self.job_url}/{item.id}/console", when=when, details=details)
 
     def read(self, item: Item) -> Iterator[Chunk | ItemError]:
-        loc = self.item_location(item)
-        resp = self.http.get(f"{self.job_url}/{item.id}/consoleText", stream=True)
-        with resp:
-            body, stream = _body(resp, self.max_log_bytes, f"jenkins build {item.id} console")
-            yield from log_chunks(stream, loc)
-            if body.truncated:
-                yield ItemError(loc, f"log larger than {self.max_log_bytes} bytes; the rest was not scanned",
-                                kind="too_large")
+        yield from _plain_log(self.http, f"{self.job_url}/{item.id}/consoleText", self.item_location(item),
+                              self.max_log_bytes, f"jenkins build {item.id} console")

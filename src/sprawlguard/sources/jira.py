@@ -259,15 +259,8 @@ class JiraSource:
             def fetch(start: int, size: int) -> Any:
                 return self._client.get(self._client.resource_url(f"issue/{issue.key}/comment"),
                                         params={"startAt": start, "maxResults": size, "orderBy": "created"})
-        for c in self._paged(embedded, "comments", f"GET comments of {issue.key}", fetch):
-            text = text_of(c.get("body"))
-            if not text.strip():
-                continue
-            cid = str(c.get("id"))
-            link = f"{issue.browse}?focusedCommentId={cid}"
-            yield Chunk(text, self._loc(issue, f"comment/{cid}", link, "comment", permalink=link,
-                                        author=person(c.get("author")), when=c.get("updated") or c.get("created"),
-                                        comment_id=cid))
+        yield from self._entries(issue, self._paged(embedded, "comments", f"GET comments of {issue.key}", fetch),
+                                 "comment", text_field="body", started="created")
 
     def _worklogs(self, issue: _Issue, embedded: Any) -> Iterator[Chunk]:
         if self.cloud:
@@ -278,15 +271,21 @@ class JiraSource:
             def fetch(start: int, size: int) -> Any:
                 return self._client.get(self._client.resource_url(f"issue/{issue.key}/worklog"),
                                         params={"startAt": start, "maxResults": size})
-        for w in self._paged(embedded, "worklogs", f"GET worklogs of {issue.key}", fetch):
-            text = text_of(w.get("comment"))
+        yield from self._entries(issue, self._paged(embedded, "worklogs", f"GET worklogs of {issue.key}", fetch),
+                                 "worklog", text_field="comment", started="started")
+
+    def _entries(self, issue: _Issue, entries: Iterator[dict[str, Any]], kind: str, *, text_field: str,
+                 started: str) -> Iterator[Chunk]:
+        """Comments or worklog entries: each one's text, linked to it (`?focusedCommentId=...`)."""
+        for e in entries:
+            text = text_of(e.get(text_field))
             if not text.strip():
                 continue
-            wid = str(w.get("id"))
-            link = f"{issue.browse}?focusedWorklogId={wid}"
-            yield Chunk(text, self._loc(issue, f"worklog/{wid}", link, "worklog", permalink=link,
-                                        author=person(w.get("author")), when=w.get("updated") or w.get("started"),
-                                        worklog_id=wid))
+            eid = str(e.get("id"))
+            link = f"{issue.browse}?focused{kind.capitalize()}Id={eid}"
+            yield Chunk(text, self._loc(issue, f"{kind}/{eid}", link, kind, permalink=link,
+                                        author=person(e.get("author")), when=e.get("updated") or e.get(started),
+                                        **{f"{kind}_id": eid}))
 
     def _history(self, issue: _Issue, fields: dict[str, Any], embedded: Any) -> Iterator[Chunk]:
         """Old values of edited fields (`fromString`), newest change first, minus what is still there."""
