@@ -448,6 +448,29 @@ def is_text_like(filename: str, mime: str | None) -> bool:
             or name.startswith((".env", ".npmrc", ".pypirc", ".netrc", ".pgpass")))
 
 
+def read_attachment(loc: Location, name: str, mime: str | None, size: int, limit: int,
+                    download: Callable[[], bytes]) -> Iterator[Chunk | ItemError]:
+    """One attachment: skipped unless text-like and within `limit` bytes (declared and actual),
+    downloaded with `download()` (which raises ItemFailed, or Gone when it vanished meanwhile)."""
+    if not is_text_like(name, mime):
+        yield ItemError(loc, "attachment is not text-like", kind="binary")
+        return
+    if size > limit:
+        yield ItemError(loc, f"attachment larger than {limit} bytes", kind="too_large")
+        return
+    try:
+        data = download()
+    except Gone:
+        return
+    except ItemFailed as exc:
+        yield ItemError(loc, str(exc))
+        return
+    if len(data) > limit:
+        yield ItemError(loc, f"attachment larger than {limit} bytes", kind="too_large")
+        return
+    yield from attachment_chunks(data, loc)
+
+
 def attachment_chunks(data: bytes, location: Location) -> Iterator[Chunk | ItemError]:
     """Chunks of a downloaded text attachment (binary content is skipped and counted)."""
     if is_binary(data[:8192]):

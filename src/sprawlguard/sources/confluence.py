@@ -33,7 +33,6 @@ from sprawlguard.sources.atlassian_common import (
     ItemFailed,
     Progress,
     Stop,
-    attachment_chunks,
     auth_kwargs,
     blank_seen,
     call,
@@ -41,10 +40,10 @@ from sprawlguard.sources.atlassian_common import (
     configure,
     incremental,
     is_cloud_host,
-    is_text_like,
     parse_time,
     person,
     query_time,
+    read_attachment,
     resolve_cloud,
     same_origin,
     storage_to_text,
@@ -422,32 +421,18 @@ class ConfluenceSource:
             uri = f"{self.url}/download/attachments/{item.id}/{quote(name)}"
             loc = self._loc(item, f"{item.title}/attachment/{name}", uri, author=author, when=when,
                             attachment_id=aid, filename=name)
-            if not is_text_like(name, mime):
-                yield ItemError(loc, "attachment is not text-like", kind="binary")
-                continue
-            if int(size or 0) > self.max_attachment_bytes:
-                yield ItemError(loc, f"attachment larger than {self.max_attachment_bytes} bytes", kind="too_large")
-                continue
-            if not link:
-                yield ItemError(loc, "attachment has no download link")
-                continue
-            url = link if urlsplit(link).scheme else self.url + "/" + str(link).lstrip("/")
-            if not same_origin(url, self.url):
-                yield ItemError(loc, f"download link is not on {self.url}; not sending credentials there")
-                continue
-            try:
-                # downloads are plain GETs on the site: the library's generic get() (raw bytes)
-                data = call(f"download attachment {aid}", (self._v2 or self._v1).get, url, absolute=True,
-                            not_json_response=True, headers={"Accept": "*/*"})
-            except Gone:
-                continue
-            except ItemFailed as exc:
-                yield ItemError(loc, str(exc))
-                continue
-            if len(data) > self.max_attachment_bytes:
-                yield ItemError(loc, f"attachment larger than {self.max_attachment_bytes} bytes", kind="too_large")
-                continue
-            yield from attachment_chunks(bytes(data), loc)
+            yield from read_attachment(loc, name, mime, int(size or 0), self.max_attachment_bytes,
+                                       lambda aid=aid, link=link: self._download(aid, link))
+
+    def _download(self, aid: str, link: str | None) -> bytes:
+        if not link:
+            raise ItemFailed("attachment has no download link")
+        url = link if urlsplit(link).scheme else self.url + "/" + str(link).lstrip("/")
+        if not same_origin(url, self.url):
+            raise ItemFailed(f"download link is not on {self.url}; not sending credentials there")
+        # downloads are plain GETs on the site: the library's generic get() (raw bytes)
+        return bytes(call(f"download attachment {aid}", (self._v2 or self._v1).get, url, absolute=True,
+                          not_json_response=True, headers={"Accept": "*/*"}))
 
 
 def _v1_person(user: Any) -> str | None:

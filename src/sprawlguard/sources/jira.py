@@ -34,17 +34,16 @@ from sprawlguard.sources.atlassian_common import (
     ItemFailed,
     Progress,
     Stop,
-    attachment_chunks,
     auth_kwargs,
     blank_seen,
     call,
     client_options,
     configure,
     incremental,
-    is_text_like,
     parse_time,
     person,
     query_time,
+    read_attachment,
     resolve_cloud,
     same_origin,
     text_of,
@@ -331,23 +330,8 @@ class JiraSource:
             loc = self._loc(issue, f"attachment/{aid}/{name}", f"{issue.browse}#attachment-{aid}", "attachment",
                             author=person(a.get("author")), when=a.get("created"), attachment_id=aid,
                             filename=name)
-            if not is_text_like(name, a.get("mimeType")):
-                yield ItemError(loc, "attachment is not text-like", kind="binary")
-                continue
-            if size > self.max_attachment_bytes:
-                yield ItemError(loc, f"attachment larger than {self.max_attachment_bytes} bytes", kind="too_large")
-                continue
-            try:
-                data = self._download(a, aid)
-            except Gone:
-                continue
-            except ItemFailed as exc:
-                yield ItemError(loc, str(exc))
-                continue
-            if len(data) > self.max_attachment_bytes:
-                yield ItemError(loc, f"attachment larger than {self.max_attachment_bytes} bytes", kind="too_large")
-                continue
-            yield from attachment_chunks(data, loc)
+            yield from read_attachment(loc, name, a.get("mimeType"), size, self.max_attachment_bytes,
+                                       lambda a=a, aid=aid: self._download(a, aid))
 
     def _download(self, a: dict[str, Any], aid: str) -> bytes:
         what = f"download attachment {aid}"
