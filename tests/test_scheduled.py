@@ -186,6 +186,9 @@ def test_two_runs_scan_only_new_content_and_report_exactly_what_is_new(cli, worl
     wiki_pages = {u.split("pageId=")[1].split("&")[0] for u in scanned if "pageId=" in u}
     assert wiki_pages <= {"2002"}, wiki_pages
     assert len(w.hook.texts()) == 1 and "5 new secret(s), 3 new exposure(s)" in w.hook.texts()[0]
+    posted = " ".join(r.body.decode() for r in w.hook.journal) + (w.root / "out" / "changes.json").read_text()
+    planted = [acme(n) for n in ("git-1", "git-2", "slack-2", "jira-1", "jira-2", "wiki-2")] + [ghp("ci-1"), ghp("ci-2")]
+    assert not [t for t in planted if t in posted]  # the webhook and the changes report are redacted
 
     # a third run with nothing new: nothing scanned, nothing announced, no message
     scanned.clear()
