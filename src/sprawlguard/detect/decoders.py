@@ -83,9 +83,12 @@ def decode_escapes(candidate: str) -> str | None:
 DECODERS: tuple[Decoder, ...] = (
     Decoder(
         name="base64",
-        # once per run, at its start; `_` and `-` (base64url) only after a mixed-case start, so
-        # long snake_case identifiers do not trigger decoding
-        trigger=rb"(?:^|[^A-Za-z0-9+/_=-])(?:[A-Za-z0-9+/]{32}|[A-Za-z0-9]{8}[A-Za-z0-9_-]{24})",
+        # 32 characters of the standard alphabet, anywhere in a run (the matcher keeps the first
+        # hit of a growing run, and the finder then takes the whole run, `_`/`-` of base64url
+        # included). Anchoring the trigger at the run's start made hyperscan scan the whole rule
+        # database at ~220 MB/s instead of ~460, and snake_case identifiers never trigger it.
+        # A base64url value with no 32-character stretch free of `_` and `-` is not decoded.
+        trigger=rb"[A-Za-z0-9+/]{32}",
         finder=re.compile(r"(?<![A-Za-z0-9+/_=-])[A-Za-z0-9+/_-]{32,}={0,2}(?![A-Za-z0-9+/_=-])"),
         decode=decode_base64,
     ),
