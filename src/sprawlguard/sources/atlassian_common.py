@@ -15,13 +15,12 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from html.parser import HTMLParser
-from pathlib import PurePosixPath
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from sprawlguard.errors import SourceError
 from sprawlguard.model import Chunk, ItemError, Location
-from sprawlguard.sources.base import Checkpoint
+from sprawlguard.sources.base import Checkpoint, is_text_like
 from sprawlguard.sources.files import is_binary, read_chunks
 
 T = TypeVar("T")
@@ -429,24 +428,6 @@ def blank_seen(text: str, seen: set[str]) -> str:
 
 
 # --- attachments ----------------------------------------------------------------------------------
-
-TEXT_SUFFIXES = frozenset(
-    [".txt", ".log", ".env", ".cfg", ".conf", ".config", ".ini", ".properties", ".yaml", ".yml", ".json", ".xml", ".toml", ".sh", ".bash", ".zsh", ".ps1", ".bat", ".cmd", ".py", ".js", ".ts", ".java", ".kt", ".go", ".rb", ".php", ".cs", ".sql", ".csv", ".tsv", ".md", ".pem", ".key", ".crt", ".tf", ".tfvars", ".hcl", ".gradle", ".npmrc", ".pypirc", ".netrc", ".htpasswd", ".pgpass", ".har", ".rs", ".c", ".h", ".cpp", ".swift", ".tpl", ".j2", ".dockerfile", ".patch", ".diff", ".html", ".htm", ".rst", ".adoc"])
-TEXT_NAMES = frozenset({"dockerfile", "makefile", "id_rsa", "id_dsa", "id_ecdsa", "id_ed25519", "credentials",
-                        "config", "jenkinsfile", "procfile"})
-TEXT_MIME = ("text/", "application/json", "application/xml", "application/x-yaml", "application/yaml",
-             "application/x-sh", "application/javascript", "application/x-pem-file", "application/toml",
-             "application/sql", "application/x-httpd-php", "application/x-python")
-
-
-def is_text_like(filename: str, mime: str | None) -> bool:
-    """Worth downloading: a text MIME type, a known text/config/code suffix, or a dotfile like .env."""
-    name = PurePosixPath(filename or "").name.lower()
-    if (mime or "").lower().startswith(TEXT_MIME):
-        return True
-    return (PurePosixPath(name).suffix in TEXT_SUFFIXES or name in TEXT_NAMES
-            or name.startswith((".env", ".npmrc", ".pypirc", ".netrc", ".pgpass")))
-
 
 def read_attachment(loc: Location, name: str, mime: str | None, size: int, limit: int,
                     download: Callable[[], bytes]) -> Iterator[Chunk | ItemError]:

@@ -43,7 +43,7 @@ from urllib.parse import urlsplit
 
 from sprawlguard.errors import SourceError
 from sprawlguard.model import Chunk, ItemError, Location, Secret, VerdictStatus
-from sprawlguard.sources.base import Checkpoint
+from sprawlguard.sources.base import Checkpoint, is_text_like
 from sprawlguard.sources.files import is_binary, read_chunks
 
 log = logging.getLogger(__name__)
@@ -64,24 +64,12 @@ AUTH_ERRORS = {
     "team_access_not_granted": "the token has no access to this workspace",
 }
 
-TEXT_EXTENSIONS = frozenset({
-    ".env", ".txt", ".text", ".log", ".md", ".csv", ".tsv", ".json", ".yaml", ".yml", ".toml",
-    ".ini", ".cfg", ".conf", ".config", ".properties", ".xml", ".html", ".sh", ".bash", ".zsh",
-    ".ps1", ".bat", ".py", ".rb", ".js", ".mjs", ".ts", ".tsx", ".jsx", ".go", ".java", ".kt",
-    ".scala", ".rs", ".c", ".h", ".cc", ".cpp", ".hpp", ".cs", ".php", ".pl", ".swift", ".sql",
-    ".tf", ".tfvars", ".hcl", ".pem", ".key", ".crt", ".pub", ".ipynb", ".gradle", ".npmrc",
-    ".pypirc", ".netrc", ".htpasswd", ".dockerfile", ".diff", ".patch"
-})
 TEXT_FILETYPES = frozenset({
     "text", "post", "space", "markdown", "csv", "json", "yaml", "xml", "html", "javascript",
     "typescript", "python", "ruby", "shell", "bash", "go", "java", "kotlin", "scala", "rust", "c",
     "cpp", "csharp", "php", "perl", "swift", "sql", "terraform", "toml", "ini", "properties",
     "dockerfile", "diff", "powershell", "groovy"
 })
-TEXT_MIMETYPES = ("text/", "application/json", "application/xml", "application/x-yaml",
-                  "application/yaml", "application/javascript", "application/x-sh", "application/toml",
-                  "application/x-pem-file", "application/sql")
-
 _TS = re.compile(r"^\d{1,12}\.\d{1,6}$")
 _MARKUP = re.compile(r"<([^<>\n]*)>")
 _SQUASH = re.compile(r"\s+")
@@ -207,13 +195,9 @@ def message_texts(msg: Mapping[str, Any], prefix: str = "") -> list[tuple[str, s
 
 
 def is_text_file(f: Mapping[str, Any]) -> bool:
-    """Snippets, text/* and code mimetypes, known code filetypes and extensions (.env, .txt, .py...)."""
-    name = str(f.get("name") or "")
-    ext = PurePosixPath(name.lower()).suffix or ("." + name.lower().lstrip(".") if name.startswith(".") else "")
-    mimetype = str(f.get("mimetype") or "")
-    return (f.get("mode") == "snippet" or mimetype.startswith(TEXT_MIMETYPES)
-            or str(f.get("filetype") or "") in TEXT_FILETYPES or ext in TEXT_EXTENSIONS
-            or name.lower().startswith(".env"))
+    """Snippets, Slack's code and text filetypes, and text-like names and mimetypes (.env, .txt, .py...)."""
+    return (f.get("mode") == "snippet" or str(f.get("filetype") or "") in TEXT_FILETYPES
+            or is_text_like(str(f.get("name") or ""), str(f.get("mimetype") or "")))
 
 
 # --- timestamps and coverage ---------------------------------------------------------------------
