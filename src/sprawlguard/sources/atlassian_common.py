@@ -7,6 +7,7 @@ Nothing here imports atlassian-python-api or requests at module level (the pre-c
 from __future__ import annotations
 
 import codecs
+import hashlib
 import html
 import io
 import logging
@@ -502,6 +503,50 @@ def auth_kwargs(cloud: bool, email: str | None, token: str | None, pat: str | No
     if email and token and (cloud or not pat):
         return {"username": email, "password": token}
     return {"token": pat}
+
+
+@dataclass
+class AtlassianSource:
+    """What the Jira and Confluence sources share: the site, its credentials, attachment limits and
+    the incremental position. `cloud=None` guesses: *.atlassian.net or email+token is Cloud, a PAT
+    is Data Center. A subclass sets `name` and says what it scans in `_scope()`."""
+
+    url: str
+    email: str | None = None
+    token: str | None = field(default=None, repr=False)
+    pat: str | None = field(default=None, repr=False)
+    cloud: bool | None = None
+    overlap_minutes: int = DEFAULT_OVERLAP_MINUTES
+    max_attachment_bytes: int = DEFAULT_MAX_ATTACHMENT_BYTES
+    attachments: bool = True
+    page_size: int = 100
+    name: str = "atlassian"
+
+    def __post_init__(self) -> None:
+        self.url = self.url.rstrip("/")
+        self.cloud = resolve_cloud(self.name, self.url, self.cloud, self.email, self.token, self.pat)
+        self.url = self._site_url()
+        self.scope = self._scope()
+        digest = hashlib.sha256(self.scope.encode()).hexdigest()[:12]
+        self.checkpoint_key: str | None = f"{self.name}:{self.url}:{digest}"
+        self.label = self.url
+        self._progress = Progress(self.scope)
+        self.fetched: list[str] = []  # ids read in full by this run (for reports and tests)
+
+    def _site_url(self) -> str:
+        return self.url
+
+    def _scope(self) -> str:
+        """What this source scans (projects and JQL, spaces and CQL): part of its checkpoint key."""
+        raise NotImplementedError
+
+    # --- Source protocol ---------------------------------------------------------------------
+
+    def estimate(self) -> int | None:
+        return None
+
+    def checkpoint(self) -> Checkpoint:
+        return self._progress.state()
 
 
 def incremental(progress: Progress, refs: Iterable[tuple[str, str, str, T]],

@@ -16,10 +16,9 @@ retries) is used on the documented path; each place says so. Pagination follows 
 
 from __future__ import annotations
 
-import hashlib
 import warnings
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -27,8 +26,7 @@ from urllib.parse import quote, urlsplit
 from sprawlguard.errors import SourceError
 from sprawlguard.model import Chunk, ItemError, Location
 from sprawlguard.sources.atlassian_common import (
-    DEFAULT_MAX_ATTACHMENT_BYTES,
-    DEFAULT_OVERLAP_MINUTES,
+    AtlassianSource,
     Gone,
     ItemFailed,
     Progress,
@@ -44,7 +42,6 @@ from sprawlguard.sources.atlassian_common import (
     person,
     query_time,
     read_attachment,
-    resolve_cloud,
     same_origin,
     storage_to_text,
 )
@@ -69,49 +66,32 @@ class _Item:
 
 
 @dataclass
-class ConfluenceSource:
-    """Scans a Confluence site. `cloud=None` guesses: *.atlassian.net or email+token is Cloud, a PAT is DC."""
+class ConfluenceSource(AtlassianSource):
+    """Scans a Confluence site: pages and blog posts of `spaces` and/or `cql` (everything if neither)."""
 
-    url: str
-    email: str | None = None
-    token: str | None = field(default=None, repr=False)
-    pat: str | None = field(default=None, repr=False)
-    cloud: bool | None = None
     spaces: Sequence[str] = ()
     cql: str | None = None
-    overlap_minutes: int = DEFAULT_OVERLAP_MINUTES
-    max_attachment_bytes: int = DEFAULT_MAX_ATTACHMENT_BYTES
-    attachments: bool = True
     max_versions: int = DEFAULT_MAX_VERSIONS
     page_size: int = 50
     name: str = "confluence"
 
     def __post_init__(self) -> None:
-        self.url = self.url.rstrip("/")
-        self.cloud = resolve_cloud("confluence", self.url, self.cloud, self.email, self.token, self.pat)
-        if self.cloud and is_cloud_host(self.url) and not urlsplit(self.url).path.startswith("/wiki"):
-            self.url += "/wiki"
-        self.query = f"spaces={','.join(self.spaces)};cql={self.cql or ''}"
-        digest = hashlib.sha256(self.query.encode()).hexdigest()[:12]
-        self.checkpoint_key: str | None = f"confluence:{self.url}:{digest}"
-        self.label = self.url
-        self._progress = Progress(self.query)
+        super().__post_init__()
         self._v1: Any = None  # REST v1 client (DC; CQL search on Cloud)
         self._v2: Any = None  # REST v2 client (Cloud)
         self._space_keys: dict[str, str] = {}
-        self.fetched: list[str] = []  # content ids read in full by this run
 
-    # --- Source protocol ---------------------------------------------------------------------
+    def _site_url(self) -> str:
+        if self.cloud and is_cloud_host(self.url) and not urlsplit(self.url).path.startswith("/wiki"):
+            return self.url + "/wiki"
+        return self.url
 
-    def estimate(self) -> int | None:
-        return None
-
-    def checkpoint(self) -> Checkpoint:
-        return self._progress.state()
+    def _scope(self) -> str:
+        return f"spaces={','.join(self.spaces)};cql={self.cql or ''}"
 
     def chunks(self, resume: Checkpoint | None = None) -> Iterator[Chunk | ItemError]:
         ascending = not self.cloud or bool(self.cql)
-        self._progress = Progress.load(resume, self.query, timedelta(minutes=self.overlap_minutes), ascending)
+        self._progress = Progress.load(resume, self.scope, timedelta(minutes=self.overlap_minutes), ascending)
         site = Location("confluence", self.url, path=self.url)
         try:
             self._connect()

@@ -15,12 +15,11 @@ the date in the user's time zone (from /myself).
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 import warnings
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta, timezone
 from typing import Any
 from urllib.parse import quote
@@ -28,8 +27,7 @@ from urllib.parse import quote
 from sprawlguard.errors import SourceError
 from sprawlguard.model import Chunk, ItemError, Location
 from sprawlguard.sources.atlassian_common import (
-    DEFAULT_MAX_ATTACHMENT_BYTES,
-    DEFAULT_OVERLAP_MINUTES,
+    AtlassianSource,
     Gone,
     ItemFailed,
     Progress,
@@ -44,7 +42,6 @@ from sprawlguard.sources.atlassian_common import (
     person,
     query_time,
     read_attachment,
-    resolve_cloud,
     same_origin,
     text_of,
 )
@@ -69,44 +66,20 @@ class _Issue:
 
 
 @dataclass
-class JiraSource:
-    """Scans a Jira site. `cloud=None` guesses: *.atlassian.net or email+token is Cloud, a PAT is DC."""
+class JiraSource(AtlassianSource):
+    """Scans a Jira site: issues of `projects` and/or `jql` (all issues if neither)."""
 
-    url: str
-    email: str | None = None
-    token: str | None = field(default=None, repr=False)
-    pat: str | None = field(default=None, repr=False)
-    cloud: bool | None = None
     jql: str | None = None
     projects: Sequence[str] = ()
-    overlap_minutes: int = DEFAULT_OVERLAP_MINUTES
-    max_attachment_bytes: int = DEFAULT_MAX_ATTACHMENT_BYTES
-    attachments: bool = True
-    page_size: int = 100
     name: str = "jira"
 
     def __post_init__(self) -> None:
-        self.url = self.url.rstrip("/")
-        self.cloud = resolve_cloud("jira", self.url, self.cloud, self.email, self.token, self.pat)
-        self.base_jql = self._base_jql()
-        digest = hashlib.sha256(self.base_jql.encode()).hexdigest()[:12]
-        self.checkpoint_key: str | None = f"jira:{self.url}:{digest}"
-        self.label = self.url
-        self._progress = Progress(self.base_jql)
+        super().__post_init__()
         self._client: Any = None
         self._tz: Any = timezone.utc
-        self.fetched: list[str] = []  # issue keys read in full by this run (for reports and tests)
-
-    # --- Source protocol ---------------------------------------------------------------------
-
-    def estimate(self) -> int | None:
-        return None
-
-    def checkpoint(self) -> Checkpoint:
-        return self._progress.state()
 
     def chunks(self, resume: Checkpoint | None = None) -> Iterator[Chunk | ItemError]:
-        self._progress = Progress.load(resume, self.base_jql, timedelta(minutes=self.overlap_minutes),
+        self._progress = Progress.load(resume, self.scope, timedelta(minutes=self.overlap_minutes),
                                        ascending=True)
         site = Location("jira", self.url, path=self.url)
         try:
@@ -138,7 +111,7 @@ class JiraSource:
             raise SourceError(f"jira: {exc}", hint=f"check the {kind} and the URL (Cloud or Data Center?)") from None
         self._tz = _zone((me or {}).get("timeZone") if isinstance(me, dict) else None)
 
-    def _base_jql(self) -> str:
+    def _scope(self) -> str:
         parts = []
         if self.projects:
             parts.append("project in (" + ", ".join(f'"{p}"' for p in self.projects) + ")")
@@ -150,7 +123,7 @@ class JiraSource:
         since = self._progress.since()
         when = f'"{query_time(since, self._tz)}"' if since else EPOCH_JQL  # always bounded (Cloud: 400 otherwise)
         bound = f"updated >= {when}"
-        return f"{self.base_jql} AND {bound}" if self.base_jql else bound
+        return f"{self.scope} AND {bound}" if self.scope else bound
 
     def _search(self) -> Iterator[tuple[str, str, str]]:
         """(id, key, updated) of matching issues, oldest change first."""
