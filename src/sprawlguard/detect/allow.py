@@ -16,11 +16,13 @@ from sprawlguard.detect.entropy import is_repeated, is_sequential
 
 @dataclass(frozen=True, slots=True)
 class Context:
-    """What a filter may look at besides the value: the line, the path, and the key name if any."""
+    """What a filter may look at besides the value: the line, the path, the key name if any, and
+    the rest of the line after the value (at most 64 characters)."""
 
     line: str
     path: str | None
     key: str | None = None
+    after: str = ""
 
 
 _PLACEHOLDER_WORDS = re.compile(
@@ -33,16 +35,14 @@ _PLACEHOLDER_WORDS = re.compile(
 
 # A value cut short by template syntax: `glpat-{{gen:...}}`, `key_<your key>`, `{fake(...)}` in code.
 _TEMPLATE_INSIDE = re.compile(r"<[a-z][a-z_-]{2,}$|\{[A-Za-z_]\w*\(|\}\}")
-_TEMPLATE_AFTER = re.compile(r"\{|\$\(|%\(|<[a-z][a-z _-]*>")  # what follows the value on its line
+_TEMPLATE_AFTER = re.compile(r"\{|\$\(|%\(|<[a-z][a-z _-]*>")  # what follows the value (Context.after)
 
 
 def is_placeholder(value: str, ctx: Context) -> bool:
     """Template placeholders and obviously fake values: <KEY>, ${VAR}, {{x}}, xxxx, changeme, and
     values that template syntax cuts short (`glpat-{{gen:alnum:20}}` gives `glpat-`)."""
-    if _PLACEHOLDER_WORDS.search(value) or _TEMPLATE_INSIDE.search(value):
-        return True
-    at = ctx.line.find(value) if value else -1
-    return at >= 0 and bool(_TEMPLATE_AFTER.match(ctx.line, at + len(value)))
+    return bool(_PLACEHOLDER_WORDS.search(value) or _TEMPLATE_INSIDE.search(value)
+                or _TEMPLATE_AFTER.match(ctx.after))
 
 
 _PREFIX = re.compile(r"^[A-Za-z0-9]{1,12}[_-]")

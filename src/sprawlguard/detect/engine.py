@@ -255,7 +255,8 @@ class Engine:
         if self.options.honour_inline_allow and allow.is_inline_allowed(line_text, prev_line[-MAX_LINE_CONTEXT:]):
             return None
         key = m.groupdict().get("key")
-        if allow.dropped_by(secret, allow.Context(line=line_text, path=loc.path, key=key), c.filters):
+        after = text[end : min(end + 64, line_end if line_end >= 0 else len(text))]
+        if allow.dropped_by(secret, allow.Context(line=line_text, path=loc.path, key=key, after=after), c.filters):
             return None
         parts = {k: v for k, v in m.groupdict().items() if v is not None and k != "secret"}
         if c.pair is not None and rule.pair is not None:
