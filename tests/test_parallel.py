@@ -29,3 +29,19 @@ def test_parallel_equals_sequential(tmp_path: Path, cli, monkeypatch: pytest.Mon
     sequential = run("1")
     assert len(sequential) == 12
     assert run("2") == sequential
+
+
+def test_auto_jobs_leaves_git_its_core(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`-j 0`: one worker per core, less the cores a source's helpers use (git history: 1)."""
+    import subprocess
+
+    from sprawlguard.sources.files import FilesSource
+    from sprawlguard.sources.git import GitHistorySource
+
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    git_source = GitHistorySource(tmp_path)
+    files_source = FilesSource([tmp_path])
+    for cores, git_jobs, file_jobs in ((1, 1, 1), (2, 1, 2), (8, 7, 8)):
+        monkeypatch.setattr(pipeline.os, "cpu_count", lambda c=cores: c)
+        assert pipeline.auto_jobs(git_source) == git_jobs
+        assert pipeline.auto_jobs(files_source) == file_jobs

@@ -65,7 +65,7 @@ _SCAN_OPTIONS: list[Callable[[Any], Any]] = [
     click.option("--verify-host", "verify_hosts", multiple=True, metavar="HOST",
                  help="Allow verifying against this host taken from scanned text (self-hosted Vault...)."),
     click.option("-j", "--jobs", type=click.IntRange(0, 256), default=0,
-                 help="Worker processes for large scans [default: 0 = one per core]."),
+                 help="Worker processes for large scans [default: 0 = one per core, less one for git in history scans]."),
     click.option("--progress/--no-progress", default=None,
                  help="Force the progress bar on or off [default: on for an interactive terminal]."),
 ]

@@ -10,8 +10,29 @@ import fnmatch
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any, cast
 
 from sprawlguard.detect.entropy import is_repeated, is_sequential
+
+
+class _Lazy:
+    """A pattern compiled on first use: every scan imports this module, a pre-commit hook run
+    usually needs few of its patterns, and compiling them all took ~7 ms of the hook's start-up."""
+
+    __slots__ = ("_args", "_compiled")
+
+    def __init__(self, pattern: str, flags: int = 0) -> None:
+        self._args = (pattern, flags)
+        self._compiled: re.Pattern[str] | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._compiled is None:
+            self._compiled = re.compile(*self._args)
+        return getattr(self._compiled, name)
+
+
+def _lazy(pattern: str, flags: int = 0) -> re.Pattern[str]:
+    return cast("re.Pattern[str]", _Lazy(pattern, flags))
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,7 +46,7 @@ class Context:
     after: str = ""
 
 
-_PLACEHOLDER_WORDS = re.compile(
+_PLACEHOLDER_WORDS = _lazy(
     r"(?i)(?:x{4,}|\*{3,}|\.{3}|#{4,}|example|changeme|change[_-]?me|placeholder|your[_-]?(?:own[_-]?)?"
     r"(?:api[_-]?)?(?:key|token|secret|password|pass)|insert[_-]?(?:your|key|token)|redacted|"
     r"replace[_-]?(?:me|with)|put[_-]?your|todo|fixme|(?:^|[^A-Za-z0-9])<[^>]{1,60}>|\$\{[^}]{0,80}\}|\{\{[^}]{0,80}\}\}|"
@@ -34,8 +55,8 @@ _PLACEHOLDER_WORDS = re.compile(
 
 
 # A value cut short by template syntax: `glpat-{{gen:...}}`, `key_<your key>`, `{fake(...)}` in code.
-_TEMPLATE_INSIDE = re.compile(r"<[a-z][a-z_-]{2,}$|\{[A-Za-z_]\w*\(|\}\}")
-_TEMPLATE_AFTER = re.compile(r"\{|\$\(|%\(|<[a-z][a-z _-]*>")  # what follows the value (Context.after)
+_TEMPLATE_INSIDE = _lazy(r"<[a-z][a-z_-]{2,}$|\{[A-Za-z_]\w*\(|\}\}")
+_TEMPLATE_AFTER = _lazy(r"\{|\$\(|%\(|<[a-z][a-z _-]*>")  # what follows the value (Context.after)
 
 
 def is_placeholder(value: str, ctx: Context) -> bool:
@@ -45,7 +66,7 @@ def is_placeholder(value: str, ctx: Context) -> bool:
                 or _TEMPLATE_AFTER.match(ctx.after))
 
 
-_PREFIX = re.compile(r"^[A-Za-z0-9]{1,12}[_-]")
+_PREFIX = _lazy(r"^[A-Za-z0-9]{1,12}[_-]")
 
 
 def _longest_run(value: str) -> int:
@@ -81,7 +102,7 @@ def _mostly_runs(value: str) -> bool:
     return total >= 0.8 * len(value)
 
 
-_VARREF = re.compile(
+_VARREF = _lazy(
     r"^(?:\$[A-Za-z_{(]|%[A-Za-z_]+%$|@[A-Za-z_]+@?$|process\.env|os\.environ|os\.getenv|getenv|"
     r"env\(|ENV\[|System\.getenv|secrets\.|vars\.|self\.|this\.|params\.|config\.|settings\.|args\.)"
 )
@@ -92,7 +113,7 @@ def is_variable_reference(value: str, ctx: Context) -> bool:
     return bool(_VARREF.search(value))
 
 
-_CALL = re.compile(r"^[A-Za-z_][\w.]*\(.*\)?$")
+_CALL = _lazy(r"^[A-Za-z_][\w.]*\(.*\)?$")
 
 
 def is_function_call(value: str, ctx: Context) -> bool:
@@ -102,7 +123,7 @@ def is_function_call(value: str, ctx: Context) -> bool:
 
 # camelCase, PascalCase and CONST_CASE words; lower snake_case is left alone: it is as often a
 # real (weak) password as a name, and names are caught by `value_names_key` and the key filters
-_IDENT = re.compile(r"^(?:[a-z]+(?:[A-Z][a-z]+)+[A-Z]{0,4}|[a-z]{2,}[A-Z]{2,4}|[A-Z][a-z]+(?:[A-Z][a-z]+)+[A-Z]{0,4}|"
+_IDENT = _lazy(r"^(?:[a-z]+(?:[A-Z][a-z]+)+[A-Z]{0,4}|[a-z]{2,}[A-Z]{2,4}|[A-Z][a-z]+(?:[A-Z][a-z]+)+[A-Z]{0,4}|"
                     r"[A-Z]+(?:_[A-Z]+)+)$")
 
 
@@ -111,7 +132,7 @@ def is_identifier(value: str, ctx: Context) -> bool:
     return bool(_IDENT.match(value))
 
 
-_SNAKE_WORDS = re.compile(r"^[a-z]+(?:_[a-z]+)+$")
+_SNAKE_WORDS = _lazy(r"^[a-z]+(?:_[a-z]+)+$")
 
 
 def is_snake_words(value: str, ctx: Context) -> bool:
@@ -120,11 +141,11 @@ def is_snake_words(value: str, ctx: Context) -> bool:
     return bool(_SNAKE_WORDS.match(value))
 
 
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_UUID = _lazy(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
-_SECRET_KEY_NAME = re.compile(r"(?i)secret|token|passw|passwd|pwd|api[_.-]?key|apikey|credential|auth|(?:^|[_.-])key$|[a-z]Key$")
-_ID_KEY_NAME = re.compile(r"(?i)(?:id|ids|uuid|guid|name|kid)$")
+_SECRET_KEY_NAME = _lazy(r"(?i)secret|token|passw|passwd|pwd|api[_.-]?key|apikey|credential|auth|(?:^|[_.-])key$|[a-z]Key$")
+_ID_KEY_NAME = _lazy(r"(?i)(?:id|ids|uuid|guid|name|kid)$")
 
 
 def is_uuid(value: str, ctx: Context) -> bool:
@@ -152,7 +173,7 @@ def is_lockfile(value: str, ctx: Context) -> bool:
     return any(fnmatch.fnmatch(name, pat) for pat in _LOCKFILES)
 
 
-_SRI = re.compile(r"(?i)\bintegrity\b|\bsha(?:1|256|384|512)[-:]\s?[A-Za-z0-9+/]{20,}")
+_SRI = _lazy(r"(?i)\bintegrity\b|\bsha(?:1|256|384|512)[-:]\s?[A-Za-z0-9+/]{20,}")
 
 
 def is_integrity_hash(value: str, ctx: Context) -> bool:
@@ -161,7 +182,7 @@ def is_integrity_hash(value: str, ctx: Context) -> bool:
     return bool(_SRI.search(ctx.line)) or value.startswith(("sha256-", "sha384-", "sha512-", "sha1-"))
 
 
-_L10N = re.compile(r"(?i)(?:^|/)(?:locales?|i18n|l10n|lang|languages|translations?)/(?!.*\.(?:java|groovy|kt|scala|go|py|c|cc|cpp|cs|swift|j|m|rs)$)|\.(?:po|pot|strings|xliff|xlf|resx)$|(?:^|/)messages_[a-z]{2}(?:_[A-Z]{2})?\.properties$")
+_L10N = _lazy(r"(?i)(?:^|/)(?:locales?|i18n|l10n|lang|languages|translations?)/(?!.*\.(?:java|groovy|kt|scala|go|py|c|cc|cpp|cs|swift|j|m|rs)$)|\.(?:po|pot|strings|xliff|xlf|resx)$|(?:^|/)messages_[a-z]{2}(?:_[A-Z]{2})?\.properties$")
 
 
 def is_localization(value: str, ctx: Context) -> bool:
@@ -170,10 +191,10 @@ def is_localization(value: str, ctx: Context) -> bool:
     return bool(ctx.path and _L10N.search(ctx.path.replace("\\", "/")))
 
 
-_HEXHASH = re.compile(r"^(?:[0-9a-f]{32}|[0-9a-f]{40}|[0-9a-f]{64}|[0-9A-F]{40}|[0-9A-F]{64})$")
+_HEXHASH = _lazy(r"^(?:[0-9a-f]{32}|[0-9a-f]{40}|[0-9a-f]{64}|[0-9A-F]{40}|[0-9A-F]{64})$")
 
 
-_HASH_CONTEXT = re.compile(r"(?i)sha\d*|md5|hash|digest|checksum|commit|revision|\brev\b|etag|fingerprint|integrity")
+_HASH_CONTEXT = _lazy(r"(?i)sha\d*|md5|hash|digest|checksum|commit|revision|\brev\b|etag|fingerprint|integrity")
 
 
 def is_hex_hash(value: str, ctx: Context) -> bool:
@@ -199,7 +220,7 @@ def is_not_basic_auth(value: str, ctx: Context) -> bool:
     return not (sep and user and password and raw.isprintable())
 
 
-_NOT_SECRET_KEY = re.compile(
+_NOT_SECRET_KEY = _lazy(
     r"(?i)(?:label|hint|placeholder|text|title|message|msg|prompt|field|input|button|error|length|"
     r"policy|regex|pattern|format|rule|reset|url|uri|path|file|dir|name|type|mode|enabled|required|"
     r"expiry|expires|expiration|ttl|timeout|header|param|column|class|style|icon|endpoint|count|"
@@ -208,7 +229,7 @@ _NOT_SECRET_KEY = re.compile(
     r"user|username|email|store|kind)s?$|(?<![Ss]ecret)(?<![Ss]ecret[_.-])(?:ids?|IDs?)$|"
     r"(?:next|page|pagination|continuation|sync|idempotency|update|cancel|csrf|xsrf)[_.-]?token$"
 )
-_NOT_SECRET_ANYWHERE = re.compile(r"(?i)public|publishable|md5|sha\d|hashed|hash[_.-]|crypted|digest")
+_NOT_SECRET_ANYWHERE = _lazy(r"(?i)public|publishable|md5|sha\d|hashed|hash[_.-]|crypted|digest")
 
 
 def is_not_secret_key(value: str, ctx: Context) -> bool:
@@ -220,7 +241,7 @@ def is_not_secret_key(value: str, ctx: Context) -> bool:
     return bool(_NOT_SECRET_KEY.search(key) or _NOT_SECRET_ANYWHERE.search(key))
 
 
-_KEY_WORDS = re.compile(r"(?i)pass(?:wor)?d|passwd|passphrase|secret|token|api[_-]?key|access[_-]?key|app[_-]?id|"
+_KEY_WORDS = _lazy(r"(?i)pass(?:wor)?d|passwd|passphrase|secret|token|api[_-]?key|access[_-]?key|app[_-]?id|"
                         r"credential|username|^my[_-]|(?:^|[_-])pass(?:$|[_-])|[_-]key(?:[_-]|$)|^key[_-]")
 
 
@@ -231,11 +252,11 @@ def is_value_naming_key(value: str, ctx: Context) -> bool:
     return bool(_KEY_WORDS.search(value))
 
 
-_PATH_LIKE = re.compile(r"^(?:~|\.{1,2})?(?:/[A-Za-z_.{}:-]+)+/?$|^[A-Za-z_-]+(?:/[A-Za-z_.-]+)+/?$|"
+_PATH_LIKE = _lazy(r"^(?:~|\.{1,2})?(?:/[A-Za-z_.{}:-]+)+/?$|^[A-Za-z_-]+(?:/[A-Za-z_.-]+)+/?$|"
                         r"^[a-z][a-z0-9+.-]{1,15}://[^@\s]+$")
 
 
-_PERMISSION = re.compile(r"^[a-z0-9-]{2,30}:[A-Z*][A-Za-z*]{2,80}$")
+_PERMISSION = _lazy(r"^[a-z0-9-]{2,30}:[A-Z*][A-Za-z*]{2,80}$")
 
 
 def is_path_like(value: str, ctx: Context) -> bool:
@@ -244,7 +265,7 @@ def is_path_like(value: str, ctx: Context) -> bool:
     return bool(_PATH_LIKE.match(value) or _PERMISSION.match(value))
 
 
-_DUMMY = re.compile(
+_DUMMY = _lazy(
     r"(?i)^(?:test(?:ing)?|pass|password|passw0rd|passwd|pwd|admin|administrator|root|toor|postgres|"
     r"mysql|oracle|secret|guest|demo|dummy|fake|sample|example|user|username|login|foo|bar|baz|"
     r"foobar|qwerty|letmein|hunter2?|wrong|invalid|incorrect|bad|my[-_]?pass(?:word)?|default|"
@@ -255,12 +276,12 @@ _DUMMY = re.compile(
     r"value|passwort|kennwort|contrase(?:n|ñ)a|senha|wachtwoord|parola|mot[-_ ]?de[-_ ]?passe)"
     r"[-_.]?\d{0,4}[!.]?$"
 )
-_TYPE_NAME = re.compile(r"(?i)^(?:string|str|int|integer|number|bool|boolean|any|object|char|bytes|text|"
+_TYPE_NAME = _lazy(r"(?i)^(?:string|str|int|integer|number|bool|boolean|any|object|char|bytes|text|"
                         r"function|symbol|bigint|undefined)"
                         r"(?:\[\])?[!?;,]?$")
 
 
-_NOT_A_VALUE = re.compile(
+_NOT_A_VALUE = _lazy(
     r"(?i)^(?:\$(?:1|2[aby]?|5|6|y|argon2i?d?)\$|(?:sha1|sha256|md5|pbkdf2_sha256|bcrypt|argon2)\$|"
     r"\{[A-Z0-9-]{2,12}\}|\[(?:filtered|omitted|redacted|hidden|masked|removed)\]|"
     r"(?:required|nullable|confirmed|min:|max:)[|:]|\{AQAAAB|\d+(?:\.\d+){2,}$)"
@@ -283,7 +304,7 @@ def is_same_as_username(value: str, ctx: Context) -> bool:
     return bool(re.search(r"(?i)(?:user(?:name)?|login|-u)[\s\"':=]{0,4}" + v + r"(?![\w@.-])", ctx.line))
 
 
-_KEBAB_WORDS = re.compile(r"^[a-z]+(?:[.-][a-z]+)+$")
+_KEBAB_WORDS = _lazy(r"^[a-z]+(?:[.-][a-z]+)+$")
 
 
 def is_dotted_words(value: str, ctx: Context) -> bool:
@@ -291,7 +312,7 @@ def is_dotted_words(value: str, ctx: Context) -> bool:
     return bool(_KEBAB_WORDS.match(value))
 
 
-_DOTTED_NAME = re.compile(r"^[a-z]+(?:\.[a-z]+)+$")
+_DOTTED_NAME = _lazy(r"^[a-z]+(?:\.[a-z]+)+$")
 
 
 def is_dotted_name(value: str, ctx: Context) -> bool:
@@ -334,8 +355,8 @@ def dropped_by(value: str, ctx: Context, names: Sequence[str]) -> str | None:
     return None
 
 
-_INLINE_ALLOW = re.compile(r"sprawlguard:allow|gitleaks:allow|pragma:\s*allowlist[ -]secret|trufflehog:ignore|kingfisher:ignore")
-_NEXTLINE_ALLOW = re.compile(r"pragma:\s*allowlist[ -]nextline[ -]secret|sprawlguard:allow-next-line")
+_INLINE_ALLOW = _lazy(r"sprawlguard:allow|gitleaks:allow|pragma:\s*allowlist[ -]secret|trufflehog:ignore|kingfisher:ignore")
+_NEXTLINE_ALLOW = _lazy(r"pragma:\s*allowlist[ -]nextline[ -]secret|sprawlguard:allow-next-line")
 
 
 def is_inline_allowed(line: str, previous_line: str = "") -> bool:

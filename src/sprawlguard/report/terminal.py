@@ -27,28 +27,55 @@ class TerminalFormatter:
         self.show_secrets = show_secrets
 
     def render(self, result: ScanResult, out: TextIO) -> None:
-        from rich.console import Console
-        from rich.table import Table
-        from rich.text import Text
-
-        # markup and emoji off: paths, authors and reasons come from scanned data; `[red]` in a
-        # file name or `:100:` in `file.py:100:81` must print as they are
-        console = Console(file=out, highlight=False, soft_wrap=False, markup=False, emoji=False,
-                          width=None if out.isatty() else 200)
-        if result.secrets:
-            table = Table(title=f"{len(result.secrets)} secret(s) found", title_justify="left")
-            for col in ("risk", "rule", "secret", "conf", "new", "status", "where"):
-                table.add_column(col, overflow="fold")
-            for s in result.secrets:
-                shown = s.value if self.show_secrets and s.value else s.preview
-                table.add_row(str(s.risk), s.rule_id, shown, s.confidence.value,
-                              "yes" if s.new else "no", s.status.replace("_", "-"), _where(s))
-            console.print(table)
+        rows = [
+            (str(s.risk), s.rule_id, s.value if self.show_secrets and s.value else s.preview,
+             s.confidence.value, "yes" if s.new else "no", s.status.replace("_", "-"), _where(s))
+            for s in result.secrets
+        ]
         st = result.stats
-        console.print(
+        summary = (
             f"scanned {st.files} item(s), {st.bytes / 1e6:.1f} MB; {len(result.secrets)} secret(s); "
             f"skipped {st.skipped_binary} binary, {st.skipped_too_large} too large; "
             f"{len(result.errors)} error(s)"
         )
-        for e in result.errors[:20]:
-            console.print(Text.assemble(("error", "red"), f" {e.location.uri}: {e.reason}"))
+        errors = [f"{e.location.uri}: {e.reason}" for e in result.errors[:20]]
+        if out.isatty():
+            _rich(rows, summary, errors, out)
+        else:  # piped (CI logs, pre-commit): plain text, and no rich import on the hook's path
+            _plain(rows, summary, errors, out)
+
+
+_COLUMNS = ("risk", "rule", "secret", "conf", "new", "status", "where")
+
+
+def _plain(rows: list[tuple[str, ...]], summary: str, errors: list[str], out: TextIO) -> None:
+    """Aligned columns, one line per secret; scanned text is printed as it is."""
+    if rows:
+        widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(_COLUMNS)]
+        out.write(f"{len(rows)} secret(s) found\n")
+        for r in (_COLUMNS, *rows):
+            out.write("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() + "\n")
+    out.write(summary + "\n")
+    for e in errors:
+        out.write(f"error {e}\n")
+
+
+def _rich(rows: list[tuple[str, ...]], summary: str, errors: list[str], out: TextIO) -> None:
+    """A rich table sized to the terminal."""
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    # markup and emoji off: paths, authors and reasons come from scanned data; `[red]` in a
+    # file name or `:100:` in `file.py:100:81` must print as they are
+    console = Console(file=out, highlight=False, soft_wrap=False, markup=False, emoji=False)
+    if rows:
+        table = Table(title=f"{len(rows)} secret(s) found", title_justify="left")
+        for col in _COLUMNS:
+            table.add_column(col, overflow="fold")
+        for r in rows:
+            table.add_row(*r)
+        console.print(table)
+    console.print(summary)
+    for e in errors:
+        console.print(Text.assemble(("error", "red"), f" {e}"))

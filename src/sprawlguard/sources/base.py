@@ -26,6 +26,8 @@ class Source(Protocol):
 
     name: str
     checkpoint_key: str | None  # None: not incremental
+    # Optional: `helper_processes`, how many cores the source's own helpers keep busy (git
+    # history: 1, its `git cat-file`); the automatic worker count leaves them those cores.
 
     def chunks(self, resume: Checkpoint | None = None) -> Iterator[Chunk | ItemError]:
         """Stream chunks; `resume` is a checkpoint from an earlier, interrupted run."""

@@ -87,19 +87,21 @@ class GitHistorySource:
     not_on_remotes: bool = False  # leave out commits any remote-tracking branch has
     incremental: bool = False  # checkpoint the ref tips scanned; later runs scan only newer commits
     name: str = "git"
+    helper_processes: int = 1  # git cat-file decompresses while we scan (see pipeline.auto_jobs)
     _commits: list[str] = field(default_factory=list, init=False, repr=False)
+    _log: tuple[subprocess.Popen[bytes], IO[bytes]] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        import git  # gitpython: repository plumbing only (lazy: `scan staged` never imports it)
-
-        try:
-            self._repo = git.Repo(self.repo, search_parent_directories=True)
-        except git.NoSuchPathError:
-            raise SourceError(f"{self.repo}: no such directory") from None
-        except git.InvalidGitRepositoryError:
+        # plain `git rev-parse`, not gitpython: importing gitpython (which runs `git version`)
+        # took ~80 ms of every history scan's start-up, for two plumbing calls
+        if not Path(self.repo).is_dir():
+            raise SourceError(f"{self.repo}: no such directory")
+        out = subprocess.run([*GIT, "-C", str(self.repo), "rev-parse", "--absolute-git-dir"],
+                             capture_output=True, text=True)
+        if out.returncode != 0:
             raise SourceError(f"{self.repo}: not a git repository",
-                              hint="pass the path of a git work tree or bare repository") from None
-        self.git_dir = Path(self._repo.git_dir)
+                              hint="pass the path of a git work tree or bare repository")
+        self.git_dir = Path(out.stdout.strip())
         self._revs = [self._resolve_rev(b) for b in self.branches]
         self._since = self._resolve_rev(self.since_commit) if self.since_commit else None
         self._exclude = [self._resolve_rev(x) for x in self.exclude]
@@ -115,13 +117,12 @@ class GitHistorySource:
             self.checkpoint_key = f"git:{self.git_dir.resolve()}"
 
     def _resolve_rev(self, rev: str) -> str:
-        import git
-
-        try:
-            return str(self._repo.rev_parse(rev).hexsha)
-        except (git.BadName, ValueError, git.GitCommandError):
+        out = None if rev.startswith("-") else subprocess.run(
+            self._git("rev-parse", "--verify", "--quiet", rev), capture_output=True, text=True)
+        if out is None or out.returncode != 0 or not out.stdout.strip():
             raise UsageError(f"{rev}: unknown revision in {self.repo}",
-                             hint="use a branch, tag or commit id (see `git branch -a`)") from None
+                             hint="use a branch, tag or commit id (see `git branch -a`)")
+        return out.stdout.strip()
 
     def _git(self, *args: str) -> list[str]:
         return [*GIT, "--git-dir", str(self.git_dir), *args]
@@ -188,6 +189,7 @@ class GitHistorySource:
         cmd = self._git("cat-file", "--batch-all-objects", "--batch", "--unordered")
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, bufsize=PIPE_BUFFER)
         assert proc.stdout is not None
+        _widen(proc.stdout)
         try:
             yield from self._read_batch(proc.stdout, {})
         finally:
@@ -195,11 +197,13 @@ class GitHistorySource:
             proc.wait()
 
     def _rev_list_objects(self) -> Iterator[Chunk | ItemError]:
+        self._start_log()
         rev_list = subprocess.Popen(
             self._git("rev-list", "--objects", "--filter=object:type=blob", *self._rev_args()),
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=PIPE_BUFFER)
         cat = subprocess.Popen(self._git("cat-file", "--batch"), stdin=subprocess.PIPE,
                                stdout=subprocess.PIPE, bufsize=PIPE_BUFFER)
+        _widen(cat.stdout)
         paths: dict[str, str] = {}
         feeder = threading.Thread(target=self._feed, args=(rev_list.stdout, cat.stdin, paths),
                                   daemon=True)
@@ -322,11 +326,30 @@ class GitHistorySource:
                 out.append(replace(m, location=loc))
         return out
 
+    def _log_args(self) -> list[str]:
+        fmt = _SEP.join(["%x00%H", "%ct", "%an <%ae>", "%aI"])
+        return ["log", "--raw", "--no-abbrev", "-c", "--no-renames", "--no-color", f"--format={fmt}"]
+
+    def _start_log(self) -> None:
+        """Start the provenance pass while the blobs are scanned (its output goes to a temporary
+        file), so `resolve` does not wait for git afterwards. Not for --include-unreachable,
+        whose commit list is known only at the end of the object stream."""
+        import tempfile
+
+        out = tempfile.TemporaryFile()  # noqa: SIM115 - closed by _introductions, or with the source
+        self._log = (subprocess.Popen(self._git(*self._log_args(), *self._rev_args()),
+                                      stdout=out, stderr=subprocess.DEVNULL), out)
+
     def _introductions(self, wanted: set[str]) -> dict[str, list[_Intro]]:
         """One `git log --raw` pass: for each wanted blob, the commits whose diff adds it."""
-        fmt = _SEP.join(["%x00%H", "%ct", "%an <%ae>", "%aI"])
-        args = ["log", "--raw", "--no-abbrev", "-c", "--no-renames", "--no-color",
-                f"--format={fmt}"]
+        if self._log is not None:
+            proc, out = self._log
+            self._log = None
+            proc.wait()
+            out.seek(0)
+            with out:
+                return self._parse_log(out, wanted)
+        args = self._log_args()
         stdin = None
         if self.include_unreachable:
             args += ["--all", "--reflog", "--stdin"]
@@ -340,11 +363,17 @@ class GitHistorySource:
             threading.Thread(target=_write_close, args=(proc.stdin, stdin.encode()),
                              daemon=True).start()
         assert proc.stdout is not None
+        found = self._parse_log(proc.stdout, wanted)
+        proc.wait()
+        return found
+
+    @staticmethod
+    def _parse_log(lines: IO[bytes], wanted: set[str]) -> dict[str, list[_Intro]]:
         found: dict[str, list[_Intro]] = {}
         seen: set[tuple[str, str, str]] = set()
         commit = author = date = ""
         ctime = order = 0
-        for raw in proc.stdout:
+        for raw in lines:
             line = raw.decode("utf-8", "replace").rstrip("\n")
             if line.startswith("\x00"):
                 commit, ct, author, date = line[1:].split(_SEP, 3)
@@ -359,7 +388,6 @@ class GitHistorySource:
                     seen.add((new, commit, path))
                     found.setdefault(new, []).append(
                         _Intro(commit, _unquote(path), ctime, order, author, date))
-        proc.wait()
         return found
 
     def _head_blobs(self) -> set[tuple[str, str]]:
@@ -408,6 +436,17 @@ class _Blob:
             if not got:
                 return  # git stopped early: the next readline() sees the end
             self._left -= got
+
+
+def _widen(pipe: IO[bytes] | None) -> None:
+    """Let git run up to 1 MB ahead of us (Linux; the default pipe holds 64 KB). With a small
+    pipe git stalls whenever one blob takes us longer to scan, and we then wait for git."""
+    try:
+        import fcntl
+
+        fcntl.fcntl(pipe.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BUFFER)  # type: ignore[union-attr]
+    except (ImportError, AttributeError, OSError):  # not Linux, or above /proc/sys/fs/pipe-max-size
+        pass
 
 
 def _write_close(stream: IO[bytes], data: bytes) -> None:
