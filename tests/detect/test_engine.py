@@ -168,3 +168,14 @@ def test_a_long_run_is_one_candidate_not_one_per_byte(tmp_path) -> None:
     blob = expand(f"{{{{gen:alnum:{MAX_HITS * 3}}}}}", random.Random(5))
     hits = engine._matcher.hits(f"blob={blob}\n".encode())
     assert not hits.overflow and hits.offsets and all(len(v) == 1 for v in hits.offsets.values())
+
+
+@pytest.mark.parametrize(("prefilter", "found"), [("ACME_KEY", True), ("(?i)zz9qq", False), (None, True)])
+def test_a_declared_prefilter_replaces_the_pattern_in_the_one_pass_matcher(rules, prefilter, found) -> None:
+    """Candidates come from the rule's `prefilter` (here a word before the secret, so the window
+    must reach forward); a prefilter that never fires hides the match: it really is what runs."""
+    from dataclasses import replace
+
+    rule = replace(next(r for r in rules if r.id == "t.acme.key"), prefilter=prefilter)
+    text = "filler line\n" * 50 + f"ACME_KEY = '{KEY}'\n" + "more filler\n" * 50
+    assert [m.secret for m in scan([rule], text)] == ([KEY] if found else [])

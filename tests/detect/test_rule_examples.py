@@ -38,9 +38,12 @@ def test_positive_examples_expect_exact_secrets() -> None:
 
 
 def test_every_rule_has_a_positional_prefilter() -> None:
-    """A rule hyperscan cannot compile falls back to keywords or runs everywhere: slow; fix the rule."""
+    """A rule hyperscan cannot compile falls back to keywords or runs everywhere: slow; fix the
+    rule. (A rule's declared `prefilter` must compile: it is no fallback.)"""
     from sprawlguard.detect.hsdb import plan
 
     p = plan(RULES)
-    slow = [RULES[i].id for i in range(len(RULES)) if i not in set(p.exact)]
-    assert slow == []
+    slow = [RULES[i].id for i in range(len(RULES)) if i not in set(p.exact) and RULES[i].prefilter is None]
+    assert slow == [] and not p.always
+    declared = {RULES[i].id for i, e in zip(p.ids, p.exprs, strict=True) if e == (RULES[i].prefilter or "").encode()}
+    assert declared == {r.id for r in RULES if r.prefilter is not None}

@@ -58,6 +58,7 @@ class _Compiled:
     filters: tuple[str, ...]
     secret_group: str | int
     back: int = WINDOW_BACK
+    single_line: bool = False  # no match spans a newline: a window starts at its hit's line
 
 
 def _secret_group(pattern: Any, declared: str | int | None) -> str | int:
@@ -126,6 +127,7 @@ class Engine:
                 filters=tuple(dict.fromkeys(allow.UNIVERSAL + r.filters)),
                 secret_group=_secret_group(pat, r.secret_group),
                 back=_max_width(r.pattern),
+                single_line=not _can_match_newline(r.pattern),
             )
             self._compiled[idx] = c
         return c
@@ -152,7 +154,8 @@ class Engine:
                 elif decode:
                     out.extend(self._decode(DECODERS[idx - n_rules], text, [(0, len(text))], ctx, depth))
             return out
-        to_char = _char_offsets(text, data, hits.offsets)
+        firsts = hits.firsts or {}
+        to_char = _char_offsets(text, data, {**{-1 - k: v for k, v in firsts.items()}, **hits.offsets})
         exact = self._exact
         for idx, ends in hits.offsets.items():
             chars = [to_char[e] for e in ends]
@@ -163,7 +166,8 @@ class Engine:
                 continue
             c = self._rule(idx)
             forward = 0 if idx in exact else c.back
-            for lo, hi in _windows(text, chars, c.back, forward):
+            starts = [to_char[e] for e in firsts[idx]] if c.single_line and not forward and idx in firsts else None
+            for lo, hi in _windows(text, chars, c.back, forward, starts):
                 out.extend(self._confirm(c, text, lo, hi, *ctx))
         for idx in self._matcher.plan.always:
             out.extend(self._confirm(self._rule(idx), text, 0, len(text), *ctx))
@@ -303,6 +307,55 @@ def _max_width(pattern: str) -> int:
     return min(int(width), WINDOW_BACK_MAX) + 1
 
 
+def _can_match_newline(pattern: str) -> bool:
+    """Whether any part of a pattern can consume a newline (from Python's regex parser; True when
+    unsure, e.g. for syntax only the `regex` module knows). Lookarounds consume nothing."""
+    try:
+        import re._constants as c  # Python >= 3.11
+        import re._parser as sre_parse
+    except ImportError:  # pragma: no cover - Python 3.10
+        import sre_constants as c  # type: ignore[no-redef]
+        import sre_parse  # type: ignore[no-redef]
+    try:
+        tree = sre_parse.parse(pattern)
+    except Exception:
+        return True
+    nl = ord("\n")
+    in_class = {c.CATEGORY_SPACE: True, c.CATEGORY_NOT_SPACE: False, c.CATEGORY_DIGIT: False,
+                c.CATEGORY_NOT_DIGIT: True, c.CATEGORY_WORD: False, c.CATEGORY_NOT_WORD: True}
+
+    def item(op: Any, av: Any, dotall: bool) -> bool:
+        if op is c.LITERAL:
+            return bool(av == nl)
+        if op is c.NOT_LITERAL:
+            return bool(av != nl)
+        if op is c.ANY:
+            return dotall
+        if op is c.IN:
+            negate = any(o is c.NEGATE for o, _ in av)
+            hit = any((o is c.LITERAL and a == nl) or (o is c.RANGE and a[0] <= nl <= a[1])
+                      or (o is c.CATEGORY and in_class.get(a, True)) for o, a in av)
+            return hit != negate
+        if op in (c.MAX_REPEAT, c.MIN_REPEAT, getattr(c, "POSSESSIVE_REPEAT", None)):
+            return seq(av[2], dotall)
+        if op is c.SUBPATTERN:
+            return seq(av[3], dotall or bool(av[1] & c.SRE_FLAG_DOTALL))
+        if op is c.BRANCH:
+            return any(seq(b, dotall) for b in av[1])
+        if op in (c.ASSERT, c.ASSERT_NOT, c.AT):
+            return False
+        if op is c.GROUPREF:  # repeats a group of this pattern: if that can hold one, we say so there
+            return False
+        if op is getattr(c, "ATOMIC_GROUP", None):
+            return seq(av, dotall)
+        return True  # conditionals and the like: assume it can
+
+    def seq(sub: Any, dotall: bool) -> bool:
+        return any(item(op, av, dotall) for op, av in sub)
+
+    return seq(tree, bool(tree.state.flags & c.SRE_FLAG_DOTALL))
+
+
 class _Lines:
     """Line/column of offsets in one text, with cached newline counts per 64 KB block."""
 
@@ -338,16 +391,28 @@ def _char_offsets(text: str, data: bytes, offsets: dict[int, list[int]]) -> dict
     return out
 
 
-def _windows(text: str, ends: list[int], back: int, forward: int) -> list[tuple[int, int]]:
-    """Merged [lo, hi) windows of whole lines (bounded) around candidate end offsets."""
+def _windows(text: str, ends: list[int], back: int, forward: int,
+             firsts: list[int] | None = None) -> list[tuple[int, int]]:
+    """Merged [lo, hi) windows of whole lines (bounded) around candidate end offsets.
+
+    With `firsts` (where each candidate's streak of hits began; see hsdb._Collector), every
+    real match ends in [first, end] and no match spans lines, so a window starts at the line
+    of `first`: a generic `key = "value"` rule then costs ~20x less than on whole windows.
+    """
     n = len(text)
     spans: list[tuple[int, int]] = []
-    for e in sorted(set(ends)):
-        if spans and e + forward <= spans[-1][1]:
+    pairs = sorted(set(zip(ends, firsts if firsts is not None else ends, strict=True)))
+    for e, first in pairs:
+        if spans and e + forward <= spans[-1][1] and firsts is None:
             continue  # already inside the last window
         lo, hi = max(0, e - back), min(n, e + forward)
-        nl = text.rfind("\n", max(0, lo - LINE_EXTENSION), lo)
-        lo = nl + 1 if nl >= 0 else max(0, lo - LINE_EXTENSION)
+        if firsts is not None:
+            lo = max(0, min(first, e) - back)
+            nl = text.rfind("\n", lo, max(lo, first - 1))
+            lo = nl + 1 if nl >= 0 else lo
+        else:
+            nl = text.rfind("\n", max(0, lo - LINE_EXTENSION), lo)
+            lo = nl + 1 if nl >= 0 else max(0, lo - LINE_EXTENSION)
         nl = text.find("\n", hi, hi + LINE_EXTENSION)
         hi = nl if nl >= 0 else min(n, hi + LINE_EXTENSION)
         if spans and lo <= spans[-1][1]:

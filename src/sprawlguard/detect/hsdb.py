@@ -32,7 +32,7 @@ _PREFILTER = hs.HS_FLAG_PREFILTER | hs.HS_FLAG_ALLOWEMPTY
 _LITERAL = hs.HS_FLAG_CASELESS
 _SINGLE = hs.HS_FLAG_SINGLEMATCH
 MAX_HITS = 50_000  # candidate offsets per chunk before falling back to whole-chunk confirmation
-CACHE_VERSION = "4"
+CACHE_VERSION = "5"
 RELAX_REPEATS_ABOVE = 64  # bounded repeats with a larger upper bound are opened up (prefilter_expr)
 
 
@@ -81,7 +81,9 @@ def prefilter_expr(pattern: str) -> bytes:
 
 
 def plan(rules: Sequence[Rule], check: bool = True) -> Plan:
-    """Per rule: its own pattern (relaxed, see prefilter_expr) in prefilter mode, else its keywords.
+    """Per rule: its `prefilter` if it declares one, else its own pattern (relaxed, see
+    prefilter_expr) in prefilter mode, else its keywords. Only the own-pattern case is `exact`
+    (a hit ends where a match ends); for the others the confirmation window extends forward too.
 
     `check=False` skips compiling each expression on its own (the caller compiles them all at
     once, and plans again with checks only if that fails).
@@ -92,6 +94,11 @@ def plan(rules: Sequence[Rule], check: bool = True) -> Plan:
     exact: list[int] = []
     always: list[int] = []
     for i, rule in enumerate(rules):
+        if rule.prefilter is not None and (not check or _compiles(rule.prefilter.encode(), _PREFILTER)):
+            exprs.append(rule.prefilter.encode("utf-8"))  # the rule's own cheaper superset
+            flags.append(_PREFILTER)
+            ids.append(i)
+            continue
         pattern = prefilter_expr(rule.pattern)
         if not check or _compiles(pattern, _PREFILTER):
             exprs.append(pattern)
@@ -121,6 +128,7 @@ class Hits:
 
     offsets: dict[int, list[int]]
     overflow: bool = False
+    firsts: dict[int, list[int]] | None = None  # per rule, where each streak's first hit ended
 
 
 @dataclass(slots=True)
@@ -139,7 +147,7 @@ class MultiMatcher:
         """Compile (or load from the cache) the databases for `rules` plus decoder `triggers`."""
         digest = hashlib.sha256(
             json.dumps([CACHE_VERSION, hs.__version__ if hasattr(hs, "__version__") else "",
-                        [[r.pattern, list(r.keywords)] for r in rules], [t.hex() for t in triggers]])
+                        [[r.pattern, list(r.keywords), r.prefilter] for r in rules], [t.hex() for t in triggers]])
             .encode()
         ).hexdigest()[:32]
         cached = _load(cache_dir, digest) if cache_dir else None
@@ -176,21 +184,24 @@ class MultiMatcher:
                 self.single_db.scan(data, match_event_handler=_fired, context=fired)
                 return Hits({i: [] for i in fired}, overflow=True)
         out: dict[int, list[int]] = {}
-        for idx, end in buf:
+        firsts: dict[int, list[int]] = {}
+        for idx, end, first in buf:
             out.setdefault(idx, []).append(end)
-        return Hits(out)
+            firsts.setdefault(idx, []).append(first)
+        return Hits(out, firsts=firsts)
 
 
 class _Collector:
     """Hit offsets of one scan, one per streak: a match that grows by one byte at a time (a rule's
     relaxed `{20,}` run, a base64 run under its trigger) reports every end; only one is kept, the
     last for a rule (where the candidate ends), the first for a decoder trigger (where the encoded
-    run starts). So a 1 MB base64 blob is one candidate, not a million."""
+    run starts). So a 1 MB base64 blob is one candidate, not a million. A rule's entry also keeps
+    where its streak's first hit ended: every real match ends somewhere in between."""
 
     __slots__ = ("hits", "last", "n_rules")
 
     def __init__(self, n_rules: int) -> None:
-        self.hits: list[tuple[int, int]] = []
+        self.hits: list[tuple[int, int, int]] = []  # (idx, end, first end of the streak)
         self.last: dict[int, tuple[int, int]] = {}  # idx -> (latest end, index in hits)
         self.n_rules = n_rules
 
@@ -200,10 +211,10 @@ def _collect(idx: int, start: int, end: int, flags: int, c: _Collector) -> bool:
     if prev is not None and end == prev[0] + 1:
         c.last[idx] = (end, prev[1])
         if idx < c.n_rules:
-            c.hits[prev[1]] = (idx, end)
+            c.hits[prev[1]] = (idx, end, c.hits[prev[1]][2])
         return False
     c.last[idx] = (end, len(c.hits))
-    c.hits.append((idx, end))
+    c.hits.append((idx, end, end))
     return len(c.hits) > MAX_HITS  # True stops the scan
 
 

@@ -46,7 +46,8 @@ _ID = re.compile(r"^[a-z0-9][a-z0-9_.-]{2,80}$")
 _REQUIRED = ("id", "name", "issuer", "nhi_kind", "confidence", "pattern", "examples",
              "negative_examples", "owasp_nhi", "remediation")
 _OPTIONAL = ("keywords", "min_entropy", "checksum", "path", "filters", "pair", "verify",
-             "description", "min_length", "max_length", "allow_values", "allow_paths", "secret_group")
+             "description", "min_length", "max_length", "allow_values", "allow_paths", "secret_group",
+             "prefilter")
 _PAIR_KEYS = ("name", "pattern", "within_lines", "required")
 _REMEDIATION_KEYS = ("revoke", "replace_with", "docs")
 
@@ -92,6 +93,7 @@ class Rule:
     allow_values: tuple[str, ...] = ()
     allow_paths: tuple[str, ...] = ()
     secret_group: int | str | None = None
+    prefilter: str | None = None  # a cheaper superset for the one-pass matcher (detect/hsdb.py)
     examples: tuple[Example, ...] = ()
     negative_examples: tuple[str, ...] = ()
     owasp_nhi: tuple[str, ...] = ("NHI2",)
@@ -190,6 +192,8 @@ def parse_rule(raw: Any, origin: str, check_regex: bool = True) -> Rule:
     _compile(raw["pattern"], origin, rid, "pattern", check_regex)
     if raw.get("path") is not None:
         _compile(raw["path"], origin, rid, "path", check_regex)
+    if raw.get("prefilter") is not None:
+        _compile(raw["prefilter"], origin, rid, "prefilter", check_regex)
     for key in ("allow_values", "allow_paths"):
         for v in _str_list(raw.get(key), origin, rid, key):
             _compile(v, origin, rid, key, check_regex)
@@ -233,6 +237,7 @@ def parse_rule(raw: Any, origin: str, check_regex: bool = True) -> Rule:
         min_length=raw.get("min_length"), max_length=raw.get("max_length"),
         allow_values=tuple(raw.get("allow_values") or ()),
         allow_paths=tuple(raw.get("allow_paths") or ()), secret_group=raw.get("secret_group"),
+        prefilter=raw.get("prefilter"),
         examples=tuple(_example(e, origin, rid) for e in examples), negative_examples=negatives,
         owasp_nhi=owasp, remediation={k: str(v) for k, v in rem.items()}, verify=verify,
         description=str(raw.get("description", "")), origin=origin,
