@@ -369,25 +369,29 @@ class GitHistorySource:
 
     @staticmethod
     def _parse_log(lines: IO[bytes], wanted: set[str]) -> dict[str, list[_Intro]]:
+        """Only lines adding a wanted blob are decoded (the log holds every change of history)."""
         found: dict[str, list[_Intro]] = {}
         seen: set[tuple[str, str, str]] = set()
-        commit = author = date = ""
-        ctime = order = 0
+        header = b""
+        order = 0
+        want = {w.encode() for w in wanted}
         for raw in lines:
-            line = raw.decode("utf-8", "replace").rstrip("\n")
-            if line.startswith("\x00"):
-                commit, ct, author, date = line[1:].split(_SEP, 3)
-                ctime = int(ct)
+            if raw.startswith(b"\x00"):
+                header = raw
                 order += 1
-            elif line.startswith(":"):
-                meta, _, path = line.partition("\t")
-                fields = meta.lstrip(":").split()
-                nparents = len(line) - len(line.lstrip(":"))
-                new = fields[2 * (nparents + 1) - 1] if len(fields) > 2 * nparents + 1 else ""
-                if new in wanted and (new, commit, path) not in seen:
+            elif raw.startswith(b":"):
+                meta, _, path_b = raw.rstrip(b"\n").partition(b"\t")
+                fields = meta.lstrip(b":").split()
+                nparents = len(meta) - len(meta.lstrip(b":"))
+                new_b = fields[2 * (nparents + 1) - 1] if len(fields) > 2 * nparents + 1 else b""
+                if new_b not in want:
+                    continue
+                commit, ct, author, date = header[1:].decode("utf-8", "replace").rstrip("\n").split(_SEP, 3)
+                new, path = new_b.decode(), path_b.decode("utf-8", "replace")
+                if (new, commit, path) not in seen:
                     seen.add((new, commit, path))
                     found.setdefault(new, []).append(
-                        _Intro(commit, _unquote(path), ctime, order, author, date))
+                        _Intro(commit, _unquote(path), int(ct), order, author, date))
         return found
 
     def _head_blobs(self) -> set[tuple[str, str]]:
