@@ -10,8 +10,9 @@ text, which is scanned again to a bounded depth.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -126,8 +127,8 @@ class Engine:
                 allow_paths=tuple(regex.compile(v) for v in r.allow_paths),
                 filters=tuple(dict.fromkeys(allow.UNIVERSAL + r.filters)),
                 secret_group=_secret_group(pat, r.secret_group),
-                back=_max_width(r.pattern),
-                single_line=not _can_match_newline(r.pattern),
+                back=_max_width(tree := _parse(r.pattern)),
+                single_line=tree is not None and not _can_match_newline(tree),
             )
             self._compiled[idx] = c
         return c
@@ -154,8 +155,8 @@ class Engine:
                 elif decode:
                     out.extend(self._decode(DECODERS[idx - n_rules], text, [(0, len(text))], ctx, depth))
             return out
-        firsts = hits.firsts or {}
-        to_char = _char_offsets(text, data, {**{-1 - k: v for k, v in firsts.items()}, **hits.offsets})
+        firsts = hits.firsts
+        to_char = _char_offsets(text, data, chain(*hits.offsets.values(), *firsts.values()))
         exact = self._exact
         for idx, ends in hits.offsets.items():
             chars = [to_char[e] for e in ends]
@@ -292,34 +293,34 @@ class Engine:
         )
 
 
-def _max_width(pattern: str) -> int:
-    """The longest text a pattern can match (from Python's own regex parser), capped; a safe
-    default when the pattern uses `regex`-only syntax or is unbounded."""
+def _parse(pattern: str) -> Any | None:
+    """The pattern's tree from Python's own regex parser; None for syntax only the `regex`
+    module knows."""
     try:
         import re._parser as sre_parse  # Python >= 3.11
     except ImportError:  # pragma: no cover - Python 3.10
         import sre_parse  # type: ignore[no-redef]
-
     try:
-        width = sre_parse.parse(pattern).getwidth()[1]
-    except Exception:  # syntax only the `regex` module knows
+        return sre_parse.parse(pattern)
+    except Exception:
+        return None
+
+
+def _max_width(tree: Any | None) -> int:
+    """The longest text a parsed pattern can match, capped; a safe default when the pattern
+    could not be parsed (see `_parse`) or is unbounded."""
+    if tree is None:
         return WINDOW_BACK
-    return min(int(width), WINDOW_BACK_MAX) + 1
+    return min(int(tree.getwidth()[1]), WINDOW_BACK_MAX) + 1
 
 
-def _can_match_newline(pattern: str) -> bool:
-    """Whether any part of a pattern can consume a newline (from Python's regex parser; True when
-    unsure, e.g. for syntax only the `regex` module knows). Lookarounds consume nothing."""
+def _can_match_newline(tree: Any) -> bool:
+    """Whether any part of a parsed pattern can consume a newline (True when unsure).
+    Lookarounds consume nothing."""
     try:
         import re._constants as c  # Python >= 3.11
-        import re._parser as sre_parse
     except ImportError:  # pragma: no cover - Python 3.10
         import sre_constants as c  # type: ignore[no-redef]
-        import sre_parse  # type: ignore[no-redef]
-    try:
-        tree = sre_parse.parse(pattern)
-    except Exception:
-        return True
     nl = ord("\n")
     in_class = {c.CATEGORY_SPACE: True, c.CATEGORY_NOT_SPACE: False, c.CATEGORY_DIGIT: False,
                 c.CATEGORY_NOT_DIGIT: True, c.CATEGORY_WORD: False, c.CATEGORY_NOT_WORD: True}
@@ -377,9 +378,9 @@ class _Lines:
         return line, column
 
 
-def _char_offsets(text: str, data: bytes, offsets: dict[int, list[int]]) -> dict[int, int]:
+def _char_offsets(text: str, data: bytes, offsets: Iterable[int]) -> dict[int, int]:
     """Map hyperscan's UTF-8 byte offsets to str offsets (identity for ASCII text)."""
-    ends = sorted({e for es in offsets.values() for e in es})
+    ends = sorted(set(offsets))
     if len(data) == len(text):
         return {e: e for e in ends}
     out: dict[int, int] = {}
@@ -403,11 +404,11 @@ def _windows(text: str, ends: list[int], back: int, forward: int,
     spans: list[tuple[int, int]] = []
     pairs = sorted(set(zip(ends, firsts if firsts is not None else ends, strict=True)))
     for e, first in pairs:
-        if spans and e + forward <= spans[-1][1] and firsts is None:
+        if spans and e + forward <= spans[-1][1]:
             continue  # already inside the last window
         lo, hi = max(0, e - back), min(n, e + forward)
         if firsts is not None:
-            lo = max(0, min(first, e) - back)
+            lo = max(0, first - back)
             nl = text.rfind("\n", lo, max(lo, first - 1))
             lo = nl + 1 if nl >= 0 else lo
         else:

@@ -18,7 +18,7 @@ import json
 import logging
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -128,7 +128,7 @@ class Hits:
 
     offsets: dict[int, list[int]]
     overflow: bool = False
-    firsts: dict[int, list[int]] | None = None  # per rule, where each streak's first hit ended
+    firsts: dict[int, list[int]] = field(default_factory=dict)  # per rule: where each streak's first hit ended
 
 
 @dataclass(slots=True)
