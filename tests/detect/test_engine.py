@@ -179,3 +179,23 @@ def test_a_declared_prefilter_replaces_the_pattern_in_the_one_pass_matcher(rules
     rule = replace(next(r for r in rules if r.id == "t.acme.key"), prefilter=prefilter)
     text = "filler line\n" * 50 + f"ACME_KEY = '{KEY}'\n" + "more filler\n" * 50
     assert [m.secret for m in scan([rule], text)] == ([KEY] if found else [])
+
+
+def test_a_generic_rule_yields_to_an_issuer_rule_on_the_same_value(tmp_path) -> None:
+    """`GITHUB_TOKEN = '<pat>'` is one finding (the GitHub rule), not also a generic one; the
+    generic rule still reports a value no issuer rule claims, and yields only to a rule of at
+    least its confidence."""
+    from dataclasses import replace
+
+    from sprawlguard.detect.fakes import expand
+    from sprawlguard.detect.rules import load_rules
+
+    rules = [r for r in load_rules() if r.id in ("sg.github.classic_pat", "sg.generic.secret_quoted")]
+    pat = expand("ghp_{{gen:alnum:30}}{{checksum:github}}", random.Random(8))
+    other = expand("{{gen:alnum:32}}", random.Random(9))
+    text = f"GITHUB_TOKEN = '{pat}'\nAPI_SECRET = '{other}'\n"
+    found = scan(rules, text, cache_dir=tmp_path)
+    assert sorted((m.rule_id, m.line) for m in found) == [("sg.generic.secret_quoted", 2), ("sg.github.classic_pat", 1)]
+    weak = [replace(r, confidence="low") if r.issuer != "generic" else r for r in rules]
+    assert sorted((m.rule_id, m.line) for m in scan(weak, text, cache_dir=tmp_path)) == [
+        ("sg.generic.secret_quoted", 1), ("sg.generic.secret_quoted", 2), ("sg.github.classic_pat", 1)]

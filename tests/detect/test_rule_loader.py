@@ -98,3 +98,27 @@ def test_example_paths_must_stay_relative(tmp_path: Path, bad: str) -> None:
     text = GOOD.replace("        secret: 'acme_{{gen:lowernum:20}}'", f"        secret: 'acme_{{{{gen:lowernum:20}}}}'\n        path: '{bad}'")
     with pytest.raises(RuleError, match="relative"):
         load_file(write(tmp_path, text))
+
+
+def test_shipped_rules_are_cached_parsed_and_a_tampered_cache_cannot_call_code(tmp_path: Path) -> None:
+    """The cache holds the validated rules (a hook skips YAML and validation); it is rebuilt when
+    unreadable, and a cache naming anything but our rule dataclasses is refused, not run."""
+    import os
+    import pickle
+
+    fresh = load_rules()
+    assert load_rules(cache=tmp_path) == fresh
+    (cached,) = tmp_path.glob("rules-*.pickle")
+    assert load_rules(cache=tmp_path) == fresh  # from the cache
+    ran = tmp_path / "ran"
+
+    class Evil:
+        def __reduce__(self):
+            return (os.mkdir, (str(ran),))
+
+    cached.write_bytes(pickle.dumps([Evil()]))
+    assert load_rules(cache=tmp_path) == fresh
+    assert not ran.exists()
+    cached.write_bytes(b"\x80\x05 damaged")
+    assert load_rules(cache=tmp_path) == fresh
+    assert pickle.loads(cached.read_bytes()) == fresh  # rewritten

@@ -60,6 +60,8 @@ class _Compiled:
     secret_group: str | int
     back: int = WINDOW_BACK
     single_line: bool = False  # no match spans a newline: a window starts at its hit's line
+    generic: bool = False  # issuer "generic": yields to an issuer rule's match on the same value
+    rank: int = 0  # the rule's confidence rank
 
 
 def _secret_group(pattern: Any, declared: str | int | None) -> str | int:
@@ -129,6 +131,8 @@ class Engine:
                 secret_group=_secret_group(pat, r.secret_group),
                 back=_max_width(tree := _parse(r.pattern)),
                 single_line=tree is not None and not _can_match_newline(tree),
+                generic=r.issuer == "generic",
+                rank=Confidence(r.confidence).rank,
             )
             self._compiled[idx] = c
         return c
@@ -148,30 +152,39 @@ class Engine:
         ctx = (loc, first_line, decoders, anchor)
         decode = depth < self.options.decode_depth
         out: list[Match] = []
+        jobs: list[tuple[_Compiled, Iterable[tuple[int, int]]]] = []
         if hits.overflow:  # a candidate flood: confirm what fired on the whole text
             for idx in sorted(set(hits.offsets) | set(self._matcher.plan.always)):
                 if idx < n_rules:
-                    out.extend(self._confirm(self._rule(idx), text, 0, len(text), *ctx))
+                    jobs.append((self._rule(idx), [(0, len(text))]))
                 elif decode:
                     out.extend(self._decode(DECODERS[idx - n_rules], text, [(0, len(text))], ctx, depth))
-            return out
-        firsts = hits.firsts
-        to_char = _char_offsets(text, data, chain(*hits.offsets.values(), *firsts.values()))
-        exact = self._exact
-        for idx, ends in hits.offsets.items():
-            chars = [to_char[e] for e in ends]
-            if idx >= n_rules:
-                if decode:
-                    spans = _windows(text, chars, 64, 0)  # the encoded run starts at its trigger
-                    out.extend(self._decode(DECODERS[idx - n_rules], text, spans, ctx, depth))
-                continue
-            c = self._rule(idx)
-            forward = 0 if idx in exact else c.back
-            starts = [to_char[e] for e in firsts[idx]] if c.single_line and not forward and idx in firsts else None
-            for lo, hi in _windows(text, chars, c.back, forward, starts):
-                out.extend(self._confirm(c, text, lo, hi, *ctx))
-        for idx in self._matcher.plan.always:
-            out.extend(self._confirm(self._rule(idx), text, 0, len(text), *ctx))
+        else:
+            firsts = hits.firsts
+            to_char = _char_offsets(text, data, chain(*hits.offsets.values(), *firsts.values()))
+            exact = self._exact
+            for idx, ends in hits.offsets.items():
+                chars = [to_char[e] for e in ends]
+                if idx >= n_rules:
+                    if decode:
+                        spans = _windows(text, chars, 64, 0)  # the encoded run starts at its trigger
+                        out.extend(self._decode(DECODERS[idx - n_rules], text, spans, ctx, depth))
+                    continue
+                c = self._rule(idx)
+                forward = 0 if idx in exact else c.back
+                starts = [to_char[e] for e in firsts[idx]] if c.single_line and not forward and idx in firsts else None
+                jobs.append((c, _windows(text, chars, c.back, forward, starts)))
+            jobs.extend((self._rule(idx), [(0, len(text))]) for idx in self._matcher.plan.always)
+        # Issuer rules first: a generic rule skips a value one of them already reported there
+        # (one finding per secret and place, as gitleaks does, and no filter work on it).
+        jobs.sort(key=lambda job: job[0].generic)
+        claimed: list[tuple[tuple[int, int], int]] = []
+        for c, windows in jobs:
+            for lo, hi in windows:
+                found = self._confirm(c, text, lo, hi, *ctx, claimed if c.generic else None)
+                if not c.generic:
+                    claimed.extend((m.span, m.confidence.rank) for m in found)
+                out.extend(found)
         return out
 
     def _decode(
@@ -208,6 +221,7 @@ class Engine:
         first_line: int,
         decoders: tuple[str, ...],
         anchor: tuple[_Lines, int] | None,
+        claimed: list[tuple[tuple[int, int], int]] | None = None,
     ) -> list[Match]:
         rule = c.rule
         if c.path is not None and not (loc.path and c.path.search(loc.path)):
@@ -217,7 +231,7 @@ class Engine:
         out: list[Match] = []
         try:
             for m in c.pattern.finditer(text, lo, hi, timeout=REGEX_TIMEOUT_S):
-                match = self._candidate(c, m, text, loc, first_line, decoders, anchor)
+                match = self._candidate(c, m, text, loc, first_line, decoders, anchor, claimed)
                 if match is not None:
                     out.append(match)
         except TimeoutError:
@@ -233,12 +247,17 @@ class Engine:
         first_line: int,
         decoders: tuple[str, ...],
         anchor: tuple[_Lines, int] | None,
+        claimed: list[tuple[tuple[int, int], int]] | None = None,
     ) -> Match | None:
         rule = c.rule
         secret = m.group(c.secret_group)
         if not secret:
             return None
         start, end = m.span(c.secret_group)
+        if claimed:
+            s, e = (anchor[1], anchor[1]) if anchor is not None else (start, end)
+            if any(cs <= e and s <= ce and rank >= c.rank for (cs, ce), rank in claimed):
+                return None
         if rule.min_length and len(secret) < rule.min_length:
             return None
         if rule.max_length and len(secret) > rule.max_length:
