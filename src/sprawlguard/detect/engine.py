@@ -127,7 +127,7 @@ class Engine:
                 path=regex.compile(r.path) if r.path else None,
                 allow=tuple(regex.compile(v) for v in r.allow_values),
                 allow_paths=tuple(regex.compile(v) for v in r.allow_paths),
-                filters=tuple(dict.fromkeys(allow.UNIVERSAL + r.filters)),
+                filters=tuple(dict.fromkeys(r.filters + allow.UNIVERSAL)),  # cheap regex checks first
                 secret_group=_secret_group(pat, r.secret_group),
                 back=_max_width(tree := _parse(r.pattern)),
                 single_line=tree is not None and not _can_match_newline(tree),
@@ -274,14 +274,15 @@ class Engine:
         if len(line_text) > MAX_LINE_CONTEXT:
             lo = max(0, start - line_start - MAX_LINE_CONTEXT // 2)
             line_text = line_text[lo : lo + MAX_LINE_CONTEXT]
-        prev_start = text.rfind("\n", 0, max(0, line_start - 1)) + 1
-        prev_line = text[prev_start : max(prev_start, line_start - 1)] if line_start else ""
-        if self.options.honour_inline_allow and allow.is_inline_allowed(line_text, prev_line[-MAX_LINE_CONTEXT:]):
-            return None
         key = m.groupdict().get("key")
         after = text[end : min(end + 64, line_end if line_end >= 0 else len(text))]
         if allow.dropped_by(secret, allow.Context(line=line_text, path=loc.path, key=key, after=after), c.filters):
             return None
+        if self.options.honour_inline_allow:
+            prev_start = text.rfind("\n", 0, max(0, line_start - 1)) + 1
+            prev_line = text[prev_start : max(prev_start, line_start - 1)] if line_start else ""
+            if allow.is_inline_allowed(line_text, prev_line[-MAX_LINE_CONTEXT:]):
+                return None
         parts = {k: v for k, v in m.groupdict().items() if v is not None and k != "secret"}
         if c.pair is not None and rule.pair is not None:
             pair_value = _find_pair(c.pair, rule.pair.name, text, start, rule.pair.within_lines)
