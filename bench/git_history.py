@@ -113,17 +113,27 @@ def build_repo(target: Path, commits: int, seed: int = 7) -> list[str]:
     return planted
 
 
+# Each tool is started by a small Python process that waits for it: Linux carries the peak RSS of
+# the memory a process had before exec (with posix_spawn's vfork, this bench's own, which holds the
+# fast-import stream when the repository is built in the same run) into the tool's ru_maxrss.
+_MEASURE = (
+    "import os, sys, time\n"
+    "null = [(os.POSIX_SPAWN_OPEN, fd, os.devnull, os.O_WRONLY, 0) for fd in (1, 2)]\n"
+    "t0 = time.perf_counter()\n"
+    "pid = os.posix_spawn(sys.argv[1], sys.argv[1:], os.environ, file_actions=null)\n"
+    "_, _, usage = os.wait4(pid, 0)\n"
+    "print(time.perf_counter() - t0, usage.ru_maxrss)\n"
+)
+
+
 def timed(cmd: list[str], out: Path, runs: int) -> tuple[float, float, str]:
     """Median wall seconds, peak RSS MB of the largest process, and the report text."""
     walls, peaks = [], []
     for _ in range(runs):
-        t0 = time.perf_counter()
-        # posix_spawn (vfork): the child's peak RSS does not start from this process's size
-        devnull = [(os.POSIX_SPAWN_OPEN, fd, os.devnull, os.O_WRONLY, 0) for fd in (1, 2)]
-        pid = os.posix_spawn(cmd[0], cmd, os.environ, file_actions=devnull)
-        _, _, usage = os.wait4(pid, 0)
-        walls.append(time.perf_counter() - t0)
-        peaks.append(usage.ru_maxrss / 1024)
+        res = subprocess.run([sys.executable, "-c", _MEASURE, *cmd], capture_output=True, text=True, check=True)
+        wall, maxrss_kb = res.stdout.split()
+        walls.append(float(wall))
+        peaks.append(int(maxrss_kb) / 1024)
     text = out.read_text(errors="replace") if out.exists() else ""
     return statistics.median(walls), max(peaks), text
 

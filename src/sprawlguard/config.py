@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,38 @@ def cache_dir() -> Path:
     import platformdirs
 
     return Path(platformdirs.user_cache_dir("sprawlguard", appauthor=False))
+
+
+def prune_cache(directory: Path, prefix: str, keep: int = 8) -> None:
+    """Delete all but the `keep` most recently used cache entries named `<prefix>-<digest>...`
+    (an entry is every file sharing a digest). Each rule set (a sprawlguard upgrade, a custom
+    rules directory, an edited rule file) leaves an entry of ~2.5 MB; without this the cache grew
+    without bound. Called after writing an entry; a file that cannot be removed is left."""
+    entries: dict[str, list[Path]] = {}
+    try:
+        for f in directory.glob(f"{prefix}-*"):
+            digest = f.name[len(prefix) + 1 :].split(".")[0].split("-")[0]
+            entries.setdefault(digest, []).append(f)
+        recent = sorted(entries, key=lambda d: max(_mtime(f) for f in entries[d]), reverse=True)
+    except OSError:
+        return
+    for digest in recent[keep:]:
+        for f in entries[digest]:
+            with contextlib.suppress(OSError):
+                f.unlink()
+
+
+def touch(path: Path) -> None:
+    """Mark a cache file as used now (for `prune_cache`); never fails."""
+    with contextlib.suppress(OSError):
+        os.utime(path)
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
 
 
 @dataclass(frozen=True)

@@ -122,3 +122,22 @@ def test_shipped_rules_are_cached_parsed_and_a_tampered_cache_cannot_call_code(t
     cached.write_bytes(b"\x80\x05 damaged")
     assert load_rules(cache=tmp_path) == fresh
     assert pickle.loads(cached.read_bytes()) == fresh  # rewritten
+
+
+def test_the_cache_keeps_only_the_most_recently_used_entries(tmp_path: Path) -> None:
+    """Every rule set leaves a cache entry (several files sharing a digest); the oldest go."""
+    import os
+
+    from sprawlguard.config import prune_cache, touch
+
+    for i in range(5):
+        for suffix in ("-db.bin", "-single.bin", ".json"):
+            f = tmp_path / f"hsdb-d{i}{suffix}"
+            f.write_text("x")
+            os.utime(f, (1000 + i, 1000 + i))
+    (tmp_path / "rules-r1.pickle").write_text("x")  # another kind of entry: untouched
+    touch(tmp_path / "hsdb-d0.json")  # used just now: kept although written first
+    prune_cache(tmp_path, "hsdb", keep=2)
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert left == ["hsdb-d0-db.bin", "hsdb-d0-single.bin", "hsdb-d0.json",
+                    "hsdb-d4-db.bin", "hsdb-d4-single.bin", "hsdb-d4.json", "rules-r1.pickle"]

@@ -24,6 +24,7 @@ from typing import Any
 
 import hyperscan as hs
 
+from sprawlguard.config import prune_cache, touch
 from sprawlguard.detect.rules import Rule
 
 log = logging.getLogger(__name__)
@@ -234,6 +235,7 @@ def _load(cache_dir: Path, digest: str) -> tuple[Plan, tuple[Any, Any]] | None:
                  flags=tuple(meta["flags"]), exact=tuple(meta["exact"]), always=tuple(meta["always"]))
     except (OSError, ValueError, KeyError, TypeError, hs.error):
         return None
+    touch(cache_dir / f"hsdb-{digest}.json")
     return p, (dbs[0], dbs[1])
 
 
@@ -249,3 +251,4 @@ def _store(cache_dir: Path, digest: str, p: Plan, dbs: tuple[Any, Any]) -> None:
         (cache_dir / f"hsdb-{digest}.json").write_text(json.dumps(meta))
     except OSError as exc:  # a cache is an optimisation; never fail a scan for it
         log.debug("cannot write rule cache: %s", exc)
+    prune_cache(cache_dir, "hsdb")

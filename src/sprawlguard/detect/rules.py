@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sprawlguard.config import prune_cache, touch
 from sprawlguard.detect.verifyspec import VerifySpec, parse_verify
 from sprawlguard.errors import RuleError
 
@@ -288,6 +289,7 @@ def _load_cached(paths: list[Path], cache: Path) -> list[Rule]:
         with cached.open("rb") as fh:
             rules = _RuleUnpickler(fh).load()
         if isinstance(rules, list) and all(isinstance(r, Rule) for r in rules):
+            touch(cached)
             return rules
     except (OSError, EOFError, pickle.UnpicklingError, AttributeError, TypeError, ValueError):
         pass  # missing, stale or damaged: rebuilt below
@@ -299,6 +301,7 @@ def _load_cached(paths: list[Path], cache: Path) -> list[Rule]:
         os.replace(tmp, cached)
     except OSError:
         pass  # a cache that cannot be written only costs speed
+    prune_cache(cache, "rules")
     return rules
 
 

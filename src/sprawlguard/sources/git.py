@@ -558,9 +558,9 @@ def pre_push_revs(stdin_text: str, environ: dict[str, str]) -> tuple[list[str], 
 
 def describe_findings(result: Any, limit: int = 20) -> list[str]:
     """`path:line (rule)` for each failing exposure, for the pre-commit failure message."""
-    out = [f"{e.location.path or e.location.uri}:{e.line} ({s.rule_id})"
-           for s in result.secrets for e in s.exposures]
-    return out[:limit]
+    out = dict.fromkeys(f"{e.location.path or e.location.uri}:{e.line} ({s.rule_id})"
+                        for s in result.secrets for e in s.exposures)  # two rules, one place: once
+    return list(out)[:limit]
 
 
 def sync_mirror(url: str, dest: Path, auth_header: str | None = None, timeout: float = 3600) -> None:
