@@ -10,9 +10,10 @@ import fnmatch
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, cast
 
-from sprawlguard.detect.entropy import is_repeated, is_sequential
+from sprawlguard.detect.entropy import is_repeated, is_sequential, shannon
 
 
 class _Lazy:
@@ -235,9 +236,14 @@ _NOT_SECRET_ANYWHERE = _lazy(r"(?i)public|publishable|md5|sha\d|hashed|hash[_.-]
 def is_not_secret_key(value: str, ctx: Context) -> bool:
     """The key names something about a secret, not the secret (password_label, token_url, key_id),
     or a value that is public or a digest (publicKeyToken, stripe_public_key, md5_password)."""
-    if not ctx.key:
-        return False
-    key = ctx.key.strip("\"' ")
+    return bool(ctx.key) and _names_not_secret(ctx.key)
+
+
+@lru_cache(maxsize=4096)
+def _names_not_secret(raw_key: str) -> bool:
+    # cached: the same few key names (key, token, apiKey) come back on every file, and this
+    # alternation of ~80 words is the dearest regex of a generic candidate's filters
+    key = raw_key.strip("\"' ")
     return bool(_NOT_SECRET_KEY.search(key) or _NOT_SECRET_ANYWHERE.search(key))
 
 
@@ -321,6 +327,103 @@ def is_dotted_name(value: str, ctx: Context) -> bool:
     return bool(_DOTTED_NAME.match(value))
 
 
+# Letter pairs common in English text (each at least 0.05% of the pairs in a few hundred kB of
+# licence prose, plus a handful of everyday ones the licences lack). Random letters hit them about
+# a third of the time; words and test names made of words almost always do.
+_BIGRAM_LIST = (
+    "ab ac ad ag ah ai ak al am an ap ar as at au av ay ba be bi bj bl bo br bu by ca cc ce ch ci ck "
+    "cl co cr ct cu da dd de di do ds du ea ec ed ee ef eg eh ei el em en ep eq er es et ev ew ex ey "
+    "fa fe ff fi fo fr ft fu fy ga ge gh gi gn gr gs ha he hi ho ht ia ib ic id ie if ig il im in io "
+    "ip ir is it iv je ke ki ks la ld le li ll lo ls lt lu ly ma mb me mi mm mo mp ms mu na nc nd ne "
+    "nf ng ni nk nl no ns nt nu nv ny oa ob oc od of og oi ok ol om on oo op or os ot ou ov ow pa pe "
+    "pi pl po pp pr pt pu py qu ra rc rd re rg ri rk rl rm rn ro rp rr rs rt ry sa sc se sh si sk sm "
+    "so sp ss st su sw ta te th ti tl to tr ts tt tu tw ty ua ub uc ud ue ui ul um un ur us ut va ve "
+    "vi wa we wh wi wn wo wr ws xc xe xt ye yi yo yr ys ze"
+)
+_ENGLISH_BIGRAMS = frozenset(_BIGRAM_LIST.split())
+_FILE_NAME = _lazy(r"(?:^|[./])[A-Za-z0-9_-]{1,80}\.([a-z][a-z0-9]{1,7})$")  # build_123.zip, x.parquet
+_WORDY_TEST = _lazy(r"(?i)test|dummy|fake|sample|demo|mock|foobar|example")
+
+
+def _reads_as_words(letters: str) -> bool:
+    pairs = [letters[i:i + 2] for i in range(len(letters) - 1)]
+    return bool(pairs) and sum(p in _ENGLISH_BIGRAMS for p in pairs) >= 0.75 * len(pairs)
+
+
+def is_word_like(value: str, ctx: Context) -> bool:
+    """For rules that accept short, low-entropy values under a secret-named key (`token: "..."`):
+    a value that is not random characters but a word or words (unicorn, helloworld, newline), a
+    test name (testac, mock-token, sectest), a short run of sequences (def456), or no letter at all
+    (a number is an id, a count or a code). Random lower-case letters rarely read as words: their
+    letter pairs are mostly rare in English."""
+    if not re.search(r"[A-Za-z]", value):
+        return len(value) < 8  # 6-7 digits: a code, a port, an id; longer runs can be real tokens
+    file_name = _FILE_NAME.search(value)
+    if file_name and (len(file_name.group(1)) <= 4 or _reads_as_words(file_name.group(1))):
+        return True
+    if len(value) <= 16 and _WORDY_TEST.search(value):
+        return True
+    if re.fullmatch(r"[A-Za-z]+(?:[-_.][A-Za-z]+)*", value):
+        parts = re.split(r"[-_.]", value.lower())
+        if all(len(p) < 3 or _reads_as_words(p) for p in parts):
+            return True
+    elif not re.fullmatch(r"[0-9a-fA-F]+", value):  # words with digits: Add1Converter, ec2_block_device
+        words = [w.lower() for w in re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])", value) if len(w) >= 3]
+        pairs = [w[i:i + 2] for w in words for i in range(len(w) - 1)]
+        if (len(pairs) >= 6 and sum(map(len, words)) >= 0.7 * len(value)  # words make up the value
+                and sum(p in _ENGLISH_BIGRAMS for p in pairs) >= 0.75 * len(pairs)):
+            return True
+    if len(value) <= 10:
+        run = 1
+        covered = 0
+        for a, b in zip(value, value[1:], strict=False):
+            if ord(b) - ord(a) == 1 and a.isalnum() and b.isalnum():
+                run += 1
+            else:
+                covered += run if run >= 3 else 0
+                run = 1
+        covered += run if run >= 3 else 0
+        if covered >= len(value) / 2:
+            return True
+    return False
+
+
+_DATA_KEY = _lazy(
+    r"(?i)(?:cache|primary|foreign|sort|partition|range|row|hot|shortcut|lookup|map|dict|index|unique|"
+    r"idempotency|dedup|cursor|i18n|translation|message|storage|object|bucket|s3|file|asset|blob|group|"
+    r"route|routing|query|column|field|attr|attribute|prop|property|node|item|entry|list|event|state|"
+    r"store|setting|meta|template|component|host|known|lock|queue|topic|stream|search|js|css|react|"
+    r"table|record|column|schema|map|redis|memcache|session[_.-]?id|foreign|composite|natural|"
+    r"surrogate|local|remote|track|sound|music|piano|keyboard|pub|hash)[_.-]?key$|^(?:Key|key|KEY)s$"
+)
+
+
+def is_data_key(value: str, ctx: Context) -> bool:
+    """The key names a data-structure or lookup key, not key material (cache_key, primaryKey,
+    sortKey, partition_key, i18nKey, objectKey)."""
+    return bool(ctx.key) and _names_data_key(ctx.key)
+
+
+@lru_cache(maxsize=4096)
+def _names_data_key(raw_key: str) -> bool:
+    return bool(_DATA_KEY.search(raw_key.strip("\"' ")))
+
+
+def is_strong_value(value: str, ctx: Context) -> bool:
+    """8+ characters at 2.8+ bits each: what `sg.generic.secret_quoted` reports under the same
+    keys; a rule for the short and low-entropy rest leaves those to it (one finding per place)."""
+    return len(value) >= 8 and shannon(value) >= 2.8
+
+
+def is_flag_prose(value: str, ctx: Context) -> bool:
+    """A `--secret word` option named in prose (`use --client-secret instead.`, `--token should be
+    set`): the value follows the flag after a space and reads as an English word."""
+    if not ctx.key:
+        return False
+    spaced = re.search(r"--" + re.escape(ctx.key) + r"[ \t]+['\"]?" + re.escape(value), ctx.line)
+    return bool(spaced) and is_word_like(value.rstrip(".,;:"), ctx)
+
+
 Filter = Callable[[str, Context], bool]
 
 FILTERS: dict[str, Filter] = {
@@ -343,6 +446,10 @@ FILTERS: dict[str, Filter] = {
     "same_as_username": is_same_as_username,
     "dotted_words": is_dotted_words,
     "dotted_name": is_dotted_name,
+    "word_like": is_word_like,
+    "data_key": is_data_key,
+    "strong_value": is_strong_value,
+    "flag_prose": is_flag_prose,
 }
 UNIVERSAL: tuple[str, ...] = ("placeholder", "trivial")
 
