@@ -48,3 +48,13 @@ def test_hard_negatives_report_nothing(tmp_path: Path, cli) -> None:
     hits = [(f["rule_id"], f["location"]["path"], f["location"]["line"]) for f in res.jsonl()]
     assert hits == []
     assert res.code == 0
+
+
+def test_an_audit_also_lists_the_uuids_the_default_leaves_out(tmp_path: Path, cli) -> None:
+    """`--min-confidence low` adds every UUID-shaped value (sg.generic.uuid_value), nothing else
+    from the hard negatives; the default run above reports none of them."""
+    hard_negatives(tmp_path)
+    res = cli("scan", "path", str(tmp_path), "--format", "jsonl", "--min-confidence", "low")
+    rules = {f["rule_id"] for f in res.jsonl()}
+    assert rules == {"sg.generic.uuid_value"}
+    assert all(f["confidence"] == "low" for f in res.jsonl())
