@@ -53,9 +53,7 @@ class _Compiled:
     rule: Rule
     pattern: Any
     pair: Any | None
-    path: Any | None
-    allow: tuple[Any, ...]
-    allow_paths: tuple[Any, ...]
+    allow: tuple[Any, ...] | None  # the rule's allow_values, compiled when a candidate first needs them
     filters: tuple[str, ...]
     secret_group: str | int
     back: int = WINDOW_BACK
@@ -81,6 +79,7 @@ class Engine:
     problems: list[str] = field(default_factory=list)
     _matcher: MultiMatcher = field(init=False)
     _compiled: dict[int, _Compiled] = field(init=False, default_factory=dict)
+    _paths: dict[int, tuple[Any | None, tuple[Any, ...]]] = field(init=False, default_factory=dict)
     _allow_values: tuple[Any, ...] = field(init=False, default=())
     _allow_paths: tuple[Any, ...] = field(init=False, default=())
     _exact: frozenset[int] = field(init=False, default=frozenset())
@@ -124,9 +123,7 @@ class Engine:
                 rule=r,
                 pattern=pat,
                 pair=regex.compile(r.pair.pattern) if r.pair else None,
-                path=regex.compile(r.path) if r.path else None,
-                allow=tuple(regex.compile(v) for v in r.allow_values),
-                allow_paths=tuple(regex.compile(v) for v in r.allow_paths),
+                allow=None if r.allow_values else (),
                 filters=tuple(dict.fromkeys(r.filters + allow.UNIVERSAL)),  # cheap regex checks first
                 secret_group=_secret_group(pat, r.secret_group),
                 back=_max_width(tree := _parse(r.pattern)),
@@ -136,6 +133,21 @@ class Engine:
             )
             self._compiled[idx] = c
         return c
+
+    def _applies(self, idx: int, path: str | None) -> bool:
+        """Whether rule `idx` runs on a file at `path` (its `path` and `allow_paths` regexes),
+        checked before the rule's own pattern is compiled: a hook that stages a .py file does not
+        compile the config-file rules whose candidates fired on it."""
+        r = self.rules[idx]
+        if r.path is None and not r.allow_paths:
+            return True
+        if idx not in self._paths:
+            self._paths[idx] = (regex.compile(r.path) if r.path else None,
+                                tuple(regex.compile(v) for v in r.allow_paths))
+        only, never = self._paths[idx]
+        if only is not None and not (path and only.search(path)):
+            return False
+        return not (path and any(p.search(path) for p in never))
 
     def _scan_text(
         self,
@@ -156,7 +168,8 @@ class Engine:
         if hits.overflow:  # a candidate flood: confirm what fired on the whole text
             for idx in sorted(set(hits.offsets) | set(self._matcher.plan.always)):
                 if idx < n_rules:
-                    jobs.append((self._rule(idx), [(0, len(text))]))
+                    if self._applies(idx, loc.path):
+                        jobs.append((self._rule(idx), [(0, len(text))]))
                 elif decode:
                     out.extend(self._decode(DECODERS[idx - n_rules], text, [(0, len(text))], ctx, depth))
         else:
@@ -170,11 +183,14 @@ class Engine:
                         spans = _windows(text, chars, 64, 0)  # the encoded run starts at its trigger
                         out.extend(self._decode(DECODERS[idx - n_rules], text, spans, ctx, depth))
                     continue
+                if not self._applies(idx, loc.path):
+                    continue
                 c = self._rule(idx)
                 forward = 0 if idx in exact else c.back
                 starts = [to_char[e] for e in firsts[idx]] if c.single_line and not forward and idx in firsts else None
                 jobs.append((c, _windows(text, chars, c.back, forward, starts)))
-            jobs.extend((self._rule(idx), [(0, len(text))]) for idx in self._matcher.plan.always)
+            jobs.extend((self._rule(idx), [(0, len(text))]) for idx in self._matcher.plan.always
+                        if self._applies(idx, loc.path))
         # Issuer rules first: a generic rule skips a value one of them already reported there
         # (one finding per secret and place, as gitleaks does, and no filter work on it).
         jobs.sort(key=lambda job: job[0].generic)
@@ -224,10 +240,6 @@ class Engine:
         claimed: list[tuple[tuple[int, int], int]] | None = None,
     ) -> list[Match]:
         rule = c.rule
-        if c.path is not None and not (loc.path and c.path.search(loc.path)):
-            return []
-        if loc.path and any(p.search(loc.path) for p in c.allow_paths):
-            return []
         out: list[Match] = []
         try:
             for m in c.pattern.finditer(text, lo, hi, timeout=REGEX_TIMEOUT_S):
@@ -266,6 +278,8 @@ class Engine:
             return None
         if rule.checksum and not CHECKSUMS[rule.checksum].check(secret):
             return None
+        if c.allow is None:
+            c.allow = tuple(regex.compile(v) for v in rule.allow_values)
         if any(a.search(secret) for a in c.allow + self._allow_values):
             return None
         line_start = text.rfind("\n", 0, start) + 1
