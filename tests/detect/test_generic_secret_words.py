@@ -216,3 +216,107 @@ def test_secret_quoted_drops_word_values_but_keeps_long_numbers(engine: Engine) 
     assert number in secrets(engine, f"config.oauth_token_secret = '{number}'\n", "config.rb")
     token = fake("{{gen:" + CONSONANTS + ":3}}{{gen:digit:3}}.{{gen:" + CONSONANTS + ":6}}", "dot")
     assert token in secrets(engine, f'private final String tokenValue = "{token}";\n', "A.java")
+
+
+# -- third round: comments and heredocs in code, user+password pairs, key suffixes ---------------
+@pytest.mark.parametrize(
+    ("text", "path"),
+    [
+        (f"// Example users file:\n//  - username: deploy\n//    password: {SHORT}\n", "auth/users.go"),
+        (f"//   password: {LOWER10[:5]}_{LOWER10[5:]}\n", "doc.go"),  # snake-ish sample
+        (f"# passphrase = {MIXED}\n", "tools/setup.py"),
+        (f"doc := heredoc.Doc(`\n\t\tprotocol=https\n\t\tpassword={MIXED.upper()}\n\t`)\n", "cred_test.go"),
+        (f" * password={MIXED}\n", "Client.java"),
+    ],
+)
+def test_password_in_code_comment_or_heredoc(engine: Engine, text: str, path: str) -> None:
+    assert secrets(engine, text, path), text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "    password = db_password\n",
+        "    password = self.password\n",
+        "    password: Incomplete\n",  # a type stub
+        "    password: Optional[str] = None\n",
+        "Pass = Lexer.PASS\n",
+        "visit_Pass = visit_children\n",
+        "    password=pwd\n",
+        "# password: the account's password\n",
+    ],
+)
+def test_code_statements_are_not_password_comments(engine: Engine, text: str) -> None:
+    assert not secrets(engine, text, "src/app.py"), text
+
+
+def test_code_statement_filter() -> None:
+    def ctx(line: str) -> allow.Context:
+        return allow.Context(line=line, path="a.py")
+    assert allow.is_code_statement("x", ctx("    password = value"))
+    assert not allow.is_code_statement("x", ctx("  // password: value"))
+    assert not allow.is_code_statement("x", ctx("\tpassword=value"))
+
+
+@pytest.mark.parametrize(
+    ("text", "path"),
+    [
+        (f"[*] Host: 10.1.2.3 Domain: CORP User: svc-backup Password: {MIXED}!\n", "notes.md"),
+        (f"Setup done.  User name: admin  User password: {MIXED}\n", "INSTALL.md"),
+        (f"    {{user: admin, password: {LOWER10}}}\n", "README.md"),
+        (f"'redis://10.0.0.7:6379/0?username=app&password={SHORT}'\n", "config.php"),
+        (f'"text": "redir=1&login=tester&password={SHORT[:4]}",\n', "session.har"),
+    ],
+)
+def test_user_and_password_side_by_side(engine: Engine, text: str, path: str) -> None:
+    assert secrets(engine, text, path), text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "def login(self, username: Optional[str], password: Optional[HiddenText]) -> None:\n",
+        "connect(user=user, password=password)\n",
+        "connect(user=args.user, password=args.password)\n",
+        "username: admin password: admin\n",
+    ],
+)
+def test_user_password_pair_negatives(engine: Engine, text: str) -> None:
+    assert not secrets(engine, text, "src/app.py"), text
+
+
+def test_user_password_pair_stops_at_an_escaped_newline(engine: Engine) -> None:
+    assert secrets(engine, f'msg = "user: app password: {MIXED}\\n"\n', "src/app.py") == {MIXED}
+
+
+def test_password_config_trailing_comment_and_prefixes(engine: Engine) -> None:
+    assert secrets(engine, f"password: {MIXED}!        # for the admin UI\n", "docs/setup.md")
+    assert secrets(engine, f"#!  password: {LOWER10}\n", "conf/app.yaml")
+    assert secrets(engine, f"$password: {MIXED}\n", "docs/setup.md")
+
+
+def test_password_inline_after_colon(engine: Engine) -> None:
+    assert MIXED in secrets(engine, f"/tmp/out:2:password={MIXED}\n", "docs/grep.rst")
+
+
+def test_value_with_brackets_is_not_a_call(engine: Engine) -> None:
+    value = fake("{{gen:lower:6}}(!){{gen:alpha:6}}", "paren")
+    assert value in secrets(engine, f"  password: '{value}',\n", "test/fixtures.js")
+    ctx = allow.Context(line="", path=None)
+    assert allow.is_function_call("os.getenv(", ctx)
+    assert allow.is_function_call("get_password()", ctx)
+    assert not allow.is_function_call(value, ctx)
+
+
+def test_secret_key_with_short_suffix_and_oauth_verifier(engine: Engine) -> None:
+    number = fake("{{gen:digit:32}}", "num32")
+    assert number in secrets(engine, f'tokenB := "{number}"\n', "a_test.go")
+    assert KEY32 in secrets(engine, f'API_KEY_2 = "{KEY32}"\n', "settings.py")
+    verifier = fake("{{gen:alpha:20}}", "verifier")
+    assert verifier in secrets(engine, f"params: {{ oauth_verifier: '{verifier}' }}\n", "spec/login_spec.rb")
+    assert not secrets(engine, f'tokenizers = "{KEY32}"\n', "a.py")  # a suffix, not a secret word
+
+
+def test_url_token_with_pipe(engine: Engine) -> None:
+    token = fake("{{gen:digit:15}}|{{gen:alnum:20}}-{{gen:digit:9}}", "pipe")
+    assert token in secrets(engine, f'body = "access_token={token}"\n', "Test.java")

@@ -114,12 +114,17 @@ def is_variable_reference(value: str, ctx: Context) -> bool:
     return bool(_VARREF.search(value))
 
 
-_CALL = _lazy(r"^[A-Za-z_][\w.]*\(.*\)?$")
+_CALL = _lazy(r"^[A-Za-z_][\w.]*\(")
 
 
 def is_function_call(value: str, ctx: Context) -> bool:
-    """A call such as get_password() or os.getenv('X') standing where a value would be."""
-    return bool(_CALL.match(value))
+    """A call such as get_password() or os.getenv('X') standing where a value would be (whole,
+    or cut short at a quote: `os.getenv(`). A value that goes on after a closing parenthesis
+    (`ab12(!)Cd9`) is a password with brackets in it, not a call."""
+    if not _CALL.match(value):
+        return False
+    tail = value.rstrip(";,")
+    return tail.endswith((")", "(")) or ")" not in tail
 
 
 # camelCase, PascalCase and CONST_CASE words; lower snake_case is left alone: it is as often a
@@ -424,6 +429,17 @@ def is_flag_prose(value: str, ctx: Context) -> bool:
     return bool(spaced) and is_word_like(value.rstrip(".,;:"), ctx)
 
 
+_COMMENT_LEAD = _lazy(r"^[ \t]*(?://|#|\*|--)")
+_BARE_KEY_VALUE = _lazy(r"^[ \t]*[A-Za-z0-9_-]+=\S+[ \t]*$")
+
+
+def is_code_statement(value: str, ctx: Context) -> bool:
+    """For rules that read unquoted `key: value` lines in source files: the line is code (an
+    assignment `password = pw`, a type annotation `password: Incomplete`), not a comment and not
+    a bare `key=value` line of an embedded config or heredoc."""
+    return not (_COMMENT_LEAD.match(ctx.line) or _BARE_KEY_VALUE.match(ctx.line))
+
+
 Filter = Callable[[str, Context], bool]
 
 FILTERS: dict[str, Filter] = {
@@ -450,6 +466,7 @@ FILTERS: dict[str, Filter] = {
     "data_key": is_data_key,
     "strong_value": is_strong_value,
     "flag_prose": is_flag_prose,
+    "code_statement": is_code_statement,
 }
 UNIVERSAL: tuple[str, ...] = ("placeholder", "trivial")
 
