@@ -70,12 +70,18 @@ def is_placeholder(value: str, ctx: Context) -> bool:
 _PREFIX = _lazy(r"^[A-Za-z0-9]{1,12}[_-]")
 
 
-def _longest_run(value: str) -> int:
-    best = run = 1
+def _runs(value: str, steps: tuple[int, ...] = (1, -1)) -> list[int]:
+    """Lengths of the maximal runs of letters or digits each one of `steps` from the previous
+    (`abcd`, `4321`; `ab12` is two runs of 2)."""
+    runs, run = [], 1
     for a, b in zip(value, value[1:], strict=False):
-        run = run + 1 if ord(b) - ord(a) in (1, -1) and a.isalnum() and b.isalnum() else 1
-        best = max(best, run)
-    return best
+        if ord(b) - ord(a) in steps and a.isalnum() and b.isalnum():
+            run += 1
+        else:
+            runs.append(run)
+            run = 1
+    runs.append(run)
+    return runs
 
 
 def is_trivial(value: str, ctx: Context) -> bool:
@@ -84,23 +90,12 @@ def is_trivial(value: str, ctx: Context) -> bool:
     body = _PREFIX.sub("", core, count=1)
     if any(is_repeated(v) or is_sequential(v) for v in {core, body} if v):
         return True
-    return (len(core) >= 12 and _longest_run(core) >= 10) or _mostly_runs(core)
+    return (len(core) >= 12 and max(_runs(core)) >= 10) or _mostly_runs(core)
 
 
 def _mostly_runs(value: str) -> bool:
     """At least 80% of the value sits in ascending/descending runs of 4+ (12345abcde)."""
-    if len(value) < 8:
-        return False
-    run = 1
-    total = 0
-    for a, b in zip(value, value[1:], strict=False):
-        if ord(b) - ord(a) in (1, -1) and a.isalnum() and b.isalnum():
-            run += 1
-        else:
-            total += run if run >= 4 else 0
-            run = 1
-    total += run if run >= 4 else 0
-    return total >= 0.8 * len(value)
+    return len(value) >= 8 and sum(r for r in _runs(value) if r >= 4) >= 0.8 * len(value)
 
 
 _VARREF = _lazy(
@@ -350,9 +345,12 @@ _FILE_NAME = _lazy(r"(?:^|[./])[A-Za-z0-9_-]{1,80}\.([a-z][a-z0-9]{1,7})$")  # b
 _WORDY_TEST = _lazy(r"(?i)test|dummy|fake|sample|demo|mock|foobar|example")
 
 
-def _reads_as_words(letters: str) -> bool:
-    pairs = [letters[i:i + 2] for i in range(len(letters) - 1)]
+def _mostly_common(pairs: list[str]) -> bool:
     return bool(pairs) and sum(p in _ENGLISH_BIGRAMS for p in pairs) >= 0.75 * len(pairs)
+
+
+def _reads_as_words(letters: str) -> bool:
+    return _mostly_common([letters[i:i + 2] for i in range(len(letters) - 1)])
 
 
 def is_word_like(value: str, ctx: Context) -> bool:
@@ -375,22 +373,9 @@ def is_word_like(value: str, ctx: Context) -> bool:
     elif not re.fullmatch(r"[0-9a-fA-F]+", value):  # words with digits: Add1Converter, ec2_block_device
         words = [w.lower() for w in re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])", value) if len(w) >= 3]
         pairs = [w[i:i + 2] for w in words for i in range(len(w) - 1)]
-        if (len(pairs) >= 6 and sum(map(len, words)) >= 0.7 * len(value)  # words make up the value
-                and sum(p in _ENGLISH_BIGRAMS for p in pairs) >= 0.75 * len(pairs)):
+        if len(pairs) >= 6 and sum(map(len, words)) >= 0.7 * len(value) and _mostly_common(pairs):
             return True
-    if len(value) <= 10:
-        run = 1
-        covered = 0
-        for a, b in zip(value, value[1:], strict=False):
-            if ord(b) - ord(a) == 1 and a.isalnum() and b.isalnum():
-                run += 1
-            else:
-                covered += run if run >= 3 else 0
-                run = 1
-        covered += run if run >= 3 else 0
-        if covered >= len(value) / 2:
-            return True
-    return False
+    return len(value) <= 10 and sum(r for r in _runs(value, (1,)) if r >= 3) >= len(value) / 2
 
 
 _DATA_KEY = _lazy(

@@ -346,11 +346,12 @@ def load_rules(dirs: Iterable[Path] = (), *, builtin: bool = True,
     """
     loaded: list[tuple[str, list[Rule]]] = []
     if builtin:
-        if not builtin_rules_dir().is_dir():
-            raise RuleError(f"{builtin_rules_dir()}: rules path does not exist")
-        shipped = sorted(p for p in builtin_rules_dir().iterdir() if p.suffix in (".yaml", ".yml"))
+        home = builtin_rules_dir()
+        if not home.is_dir():
+            raise RuleError(f"{home}: rules path does not exist")
+        shipped = sorted(p for p in home.iterdir() if p.suffix in (".yaml", ".yml"))
         if cache is not None and not check_builtin_regex:
-            loaded.append((str(builtin_rules_dir()), _load_cached(shipped, cache)))
+            loaded.append((str(home), _load_cached(shipped, cache)))
         else:
             loaded.extend((str(p), load_file(p, check_builtin_regex)) for p in shipped)
     for d in map(Path, dirs):
